@@ -1,0 +1,5 @@
+"""``python -m invlatent``."""
+
+from invlatent.cli import main
+
+main()

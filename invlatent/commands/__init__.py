@@ -1,0 +1,1 @@
+"""One module per subcommand; ``invlatent.cli`` attaches them to the app."""

@@ -1,0 +1,92 @@
+"""Wrap arrays from other programs into a validated latent file with a declared group action."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import numpy as np
+
+from invlatent.action import Action
+from invlatent.arrays import load_arrays, pick
+from invlatent.errors import InvlatentError
+from invlatent.latentfile import LatentFile, make_step, validate
+
+SIDE = ("labels", "targets", "mask", "g", "ids")
+
+
+def import_arrays(
+    array_path: str,
+    group: str,
+    *,
+    key: str = "z",
+    side_files: dict[str, str | None] | None = None,
+    target_names: list[str] | None = None,
+    g_kind: str | None = None,
+    allow_nonfinite: bool = False,
+) -> LatentFile:
+    """Build a latent file from ``array_path`` (and optional side files) under action ``group``."""
+    action = Action.parse(group)
+    arrays = load_arrays(array_path)
+    z = _as_float32(pick(arrays, key, array_path, required=True), array_path)
+    side = {name: arrays.get(name) for name in SIDE}
+    inputs = [(os.path.basename(array_path), _file_hash(array_path))]
+    for name, path in (side_files or {}).items():
+        if path:
+            side[name] = pick(load_arrays(path), name, path, required=True)
+            inputs.append((os.path.basename(path), _file_hash(path)))
+    lf = LatentFile(
+        z=z,
+        action=action,
+        mask=_as_mask(side["mask"], array_path),
+        labels=_as_int(side["labels"], "labels", array_path),
+        targets=_as_targets(side["targets"], array_path),
+        target_names=list(target_names or []),
+        g=side["g"],
+        g_kind=g_kind,
+        ids=_as_int(side["ids"], "ids", array_path),
+    )
+    options = {"group": str(action), "key": key, "g_kind": g_kind, **(side_files or {})}
+    lf.history.append(make_step("import", options, inputs=inputs))
+    validate(lf, array_path, allow_nonfinite=allow_nonfinite)
+    return lf
+
+
+def _file_hash(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _as_float32(z: np.ndarray, path: str) -> np.ndarray:
+    if z.dtype.kind != "f":
+        raise InvlatentError(f"{path}: z must be floating point, got {z.dtype}")
+    return np.ascontiguousarray(z, dtype=np.float32)
+
+
+def _as_int(arr: np.ndarray | None, name: str, path: str) -> np.ndarray | None:
+    if arr is None:
+        return None
+    if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
+        raise InvlatentError(f"{path}: {name} must be integers, got non-integral {arr.dtype} values")
+    if arr.dtype.kind not in "iuf" and arr.dtype != np.bool_:
+        raise InvlatentError(f"{path}: {name} must be integers, got {arr.dtype}")
+    return arr.astype(np.int64)
+
+
+def _as_targets(arr: np.ndarray | None, path: str) -> np.ndarray | None:
+    if arr is None:
+        return None
+    if arr.dtype.kind not in "iuf":
+        raise InvlatentError(f"{path}: targets must be numbers, got {arr.dtype}")
+    return (arr[:, None] if arr.ndim == 1 else arr).astype(np.float32)
+
+
+def _as_mask(arr: np.ndarray | None, path: str) -> np.ndarray | None:
+    if arr is None:
+        return None
+    if arr.dtype != np.bool_ and not np.isin(arr, (0, 1)).all():
+        raise InvlatentError(f"{path}: mask must hold only 0/1 or booleans")
+    return arr.astype(np.bool_)
