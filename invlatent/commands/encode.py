@@ -1,10 +1,86 @@
-"""``invlatent encode``: run an encoder over data and write its latents (placeholder)."""
+"""``invlatent encode``: run an encoder over data and write its latents with their group action."""
 
 from __future__ import annotations
 
-from invlatent.commands._common import fail
+from typing import Annotated
+
+import typer
+
+from invlatent.commands._common import cli_errors, fail
+
+Opt = typer.Option
 
 
-def encode() -> None:
-    """Not implemented yet."""
-    fail("'encode' is not implemented yet")
+@cli_errors
+def encode(
+    model: Annotated[
+        str, typer.Argument(help="Checkpoint from `invlatent train`, or a TorchScript file.")
+    ],
+    data: Annotated[
+        str, typer.Argument(help="Data: mnist, digits, qm9, a folder, .npz, IDX, .smi/.csv.")
+    ],
+    torchscript: Annotated[
+        bool, Opt(help="MODEL is a TorchScript / torch.export encoder.")
+    ] = False,
+    group: Annotated[
+        str | None, Opt(help="Output action of a TorchScript encoder (e.g. c8).")
+    ] = None,
+    freqs: Annotated[
+        str | None, Opt(help="so2 frequencies of a TorchScript encoder's output.")
+    ] = None,
+    rotate: Annotated[
+        str, Opt(help="Images: none, random, cN or angles=a,b,... (degrees).")
+    ] = "none",
+    copies: Annotated[int, Opt(help="Images: rotated copies per image, sharing an id.")] = 1,
+    permute: Annotated[
+        str, Opt(help="Molecules: none or random node order (recorded in g).")
+    ] = "none",
+    layer: Annotated[str | None, Opt(help="Which named layer is the latent.")] = None,
+    split: Annotated[str, Opt(help="Which part of the data: all, train, val or test.")] = "all",
+    limit: Annotated[int | None, Opt(help="Encode at most this many samples.")] = None,
+    batch_size: Annotated[int, Opt(help="Samples per forward pass.")] = 256,
+    seed: Annotated[int, Opt(help="Seed for rotations, permutations and sampling.")] = 0,
+    device: Annotated[str, Opt(help="cpu or cuda.")] = "cpu",
+    output: Annotated[
+        str | None, Opt("-o", "--output", help="Output file (default: stdout).")
+    ] = None,
+) -> None:
+    """Encode data with a trained (or foreign) encoder into a latent file."""
+    from invlatent.latentfile import ensure_writable_output, write
+
+    ensure_writable_output(output)
+    opts = dict(
+        rotate=rotate,
+        copies=copies,
+        permute=permute,
+        layer=layer,
+        split=split,
+        limit=limit,
+        batch_size=batch_size,
+        seed=seed,
+        device=device,
+    )
+    if torchscript:
+        if not group:
+            fail("--torchscript needs --group to declare the output's action (e.g. --group c8)")
+        from invlatent.images.encode import encode_torchscript
+
+        action = f"so2:{freqs}" if freqs and group.lower() == "so2" else group
+        lf = encode_torchscript(model, data, action=action, **opts)
+    else:
+        lf = _family_encoder(model)(model, data, **opts)
+    write(lf, output)
+
+
+def _family_encoder(model: str):
+    """The encode function of the model family that trained ``model``."""
+    from invlatent.checkpoint import read_config
+
+    family = read_config(model).get("family")
+    if family == "images":
+        from invlatent.images.encode import encode_checkpoint
+    elif family == "molecules":
+        from invlatent.molecules.encode import encode_checkpoint
+    else:
+        fail(f"{model}: unknown model family {family!r} in its config")
+    return encode_checkpoint
