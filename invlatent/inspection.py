@@ -47,7 +47,7 @@ def render(summary: dict) -> str:
     if summary["targets"]:
         lines.append(f"  targets  {', '.join(summary['targets'])}")
     if summary["g_kind"]:
-        lines.append(f"  g        {summary['g_kind']}")
+        lines.append(f"  g_kind   {summary['g_kind']}")
     for key, value in summary["metadata"].items():
         lines.append(f"  {key:<8} {value if len(value) < 70 else value[:67] + '...'}")
     for i, step in enumerate(summary["history"], 1):

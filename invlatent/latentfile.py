@@ -348,7 +348,14 @@ def write_atomic(chunks, dest: str) -> None:
         with os.fdopen(fd, "wb") as f:
             for c in chunks:
                 f.write(c)
+        os.chmod(tmp, 0o666 & ~_umask())
         os.replace(tmp, dest)
     except BaseException:
         os.unlink(tmp)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
