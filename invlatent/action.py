@@ -62,7 +62,9 @@ class Action:
         """An SO(2) action on a direct sum of irreps with the given frequencies."""
         freqs = tuple(int(f) for f in freqs)
         if not freqs or any(f < 0 for f in freqs):
-            raise ActionError(f"so2 frequencies must be a non-empty list of integers >= 0, got {freqs}")
+            raise ActionError(
+                f"so2 frequencies must be a non-empty list of integers >= 0, got {freqs}"
+            )
         return cls("so2", 0, freqs)
 
     def __str__(self) -> str:
@@ -106,7 +108,7 @@ class Action:
             if len(rest) != 2:
                 return f"action {self} needs z of shape [B, F, {size}], got {list(shape)}"
             if rest[1] != size:
-                return f"action {self} needs a last axis of {size} (one entry per group element), got {rest[1]}"
+                return f"action {self} needs a last axis of {size} (one per group element), got {rest[1]}"
         if self.kind == "so2":
             if len(rest) != 1 or rest[0] != self.so2_dim:
                 return (

@@ -1,4 +1,4 @@
-"""Load named arrays saved by other programs: ``.npy``, ``.npz``, ``.pt`` (no pickle) or safetensors."""
+"""Load named arrays saved by other programs: ``.npy``, ``.npz``, ``.pt`` (no pickle), safetensors."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def load_arrays(path: str) -> dict[str, np.ndarray]:
     return loader(path)
 
 
-def pick(arrays: dict[str, np.ndarray], name: str, path: str, *, required: bool) -> np.ndarray | None:
+def pick(
+    arrays: dict[str, np.ndarray], name: str, path: str, *, required: bool
+) -> np.ndarray | None:
     """The array called ``name``, or the file's only array; None when absent and not required."""
     if name in arrays:
         return arrays[name]
@@ -63,12 +65,16 @@ def _torch(path: str) -> dict[str, np.ndarray]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad or unsafe files
-        raise InvlatentError(f"{path}: cannot load safely with weights_only=True ({_first_line(e)})") from None
+        raise InvlatentError(
+            f"{path}: cannot load safely with weights_only=True ({_first_line(e)})"
+        ) from None
     if isinstance(obj, torch.Tensor):
         return {"": obj.detach().numpy()}
     if isinstance(obj, dict) and all(isinstance(v, torch.Tensor) for v in obj.values()):
         return {str(k): v.detach().numpy() for k, v in obj.items()}
-    raise InvlatentError(f"{path}: expected a tensor or a dict of tensors, got {type(obj).__name__}")
+    raise InvlatentError(
+        f"{path}: expected a tensor or a dict of tensors, got {type(obj).__name__}"
+    )
 
 
 def _safetensors(path: str) -> dict[str, np.ndarray]:

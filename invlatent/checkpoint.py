@@ -34,7 +34,9 @@ def load_checkpoint(path: str) -> tuple[dict[str, np.ndarray], dict]:
     except sio.SafetensorsError as e:
         raise InvlatentError(f"{path}: not an invlatent model checkpoint ({e})") from None
     if CONFIG_KEY not in header.metadata:
-        raise InvlatentError(f"{path}: not an invlatent model checkpoint (no {CONFIG_KEY!r} config)")
+        raise InvlatentError(
+            f"{path}: not an invlatent model checkpoint (no {CONFIG_KEY!r} config)"
+        )
     try:
         config = json.loads(header.metadata[CONFIG_KEY])
     except json.JSONDecodeError:

@@ -2,7 +2,7 @@
 
 Element encodings (the ``g`` tensor of a latent file, see docs/format.md):
 
-- ``sn``: a permutation ``p`` of shape ``(B, n)``; ``(p·z)[i] = z[p[i]]`` (new node i is old node p[i]).
+- ``sn``: a permutation ``p`` of shape ``(B, n)``; ``(p·z)[i] = z[p[i]]`` (node i is old node p[i]).
 - ``cN``: an index ``k`` in ``0..N-1`` meaning the rotation r^k; it shifts the group axis by k:
   ``(r^k·z)[..., j] = z[..., (j - k) mod N]``.
 - ``dN``: an index ``i = m·N + k`` meaning r^k f^m (f a reflection, f r f = r⁻¹); the regular

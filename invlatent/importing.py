@@ -70,7 +70,9 @@ def _as_int(arr: np.ndarray | None, name: str, path: str) -> np.ndarray | None:
     if arr is None:
         return None
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
-        raise InvlatentError(f"{path}: {name} must be integers, got non-integral {arr.dtype} values")
+        raise InvlatentError(
+            f"{path}: {name} must be integers, got non-integral {arr.dtype} values"
+        )
     if arr.dtype.kind not in "iuf" and arr.dtype != np.bool_:
         raise InvlatentError(f"{path}: {name} must be integers, got {arr.dtype}")
     return arr.astype(np.int64)

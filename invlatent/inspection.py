@@ -53,5 +53,7 @@ def render(summary: dict) -> str:
     for i, step in enumerate(summary["history"], 1):
         opts = " ".join(f"--{k}={v}" for k, v in step.get("options", {}).items())
         seed = f" seed={step['seed']}" if step.get("seed") is not None else ""
-        lines.append(f"  step {i}   {step.get('command', '?')} {opts}{seed} (v{step.get('version', '?')})")
+        lines.append(
+            f"  step {i}   {step.get('command', '?')} {opts}{seed} (v{step.get('version', '?')})"
+        )
     return "\n".join(lines)

@@ -76,14 +76,18 @@ class LatentFile:
     def subset(self, index: np.ndarray) -> LatentFile:
         """The rows ``index`` of every per-sample tensor (e.g. for sampling or splitting)."""
         take = {k: (None if v is None else v[index]) for k, v in self._per_sample().items()}
-        extra = {k: v[index] if v.shape[:1] == self.z.shape[:1] else v for k, v in self.extra.items()}
+        extra = {
+            k: v[index] if v.shape[:1] == self.z.shape[:1] else v for k, v in self.extra.items()
+        }
         return replace(self, extra=extra, **take)
 
     def _per_sample(self) -> dict[str, np.ndarray | None]:
         return {k: getattr(self, k) for k in KNOWN_TENSORS}
 
 
-def make_step(command: str, options: dict, *, inputs: list[tuple[str, str]] = (), seed=None) -> dict:
+def make_step(
+    command: str, options: dict, *, inputs: list[tuple[str, str]] = (), seed=None
+) -> dict:
     """A history entry: the command, its options, seed, tool version and input hashes."""
     return {
         "command": command,
@@ -266,7 +270,9 @@ def _side_problem(lf: LatentFile) -> str | None:
 def _targets_problem(lf: LatentFile) -> str | None:
     t = lf.targets
     if t is None:
-        return "metadata names targets but there is no 'targets' tensor" if lf.target_names else None
+        return (
+            "metadata names targets but there is no 'targets' tensor" if lf.target_names else None
+        )
     if t.ndim != 2 or t.shape[0] != len(lf):
         return f"targets has shape {list(t.shape)}, expected [{len(lf)}, k]"
     if t.dtype.kind != "f":
@@ -274,7 +280,9 @@ def _targets_problem(lf: LatentFile) -> str | None:
     if not lf.target_names:
         lf.target_names = [f"t{i}" for i in range(t.shape[1])]
     if len(lf.target_names) != t.shape[1]:
-        return f"metadata names {len(lf.target_names)} targets but the tensor has {t.shape[1]} columns"
+        return (
+            f"metadata names {len(lf.target_names)} targets but the tensor has {t.shape[1]} columns"
+        )
     return None
 
 
@@ -291,7 +299,12 @@ def _g_problem(lf: LatentFile) -> str | None:
         return f"g of kind angle must be float [B], got {g.dtype} {list(g.shape)}"
     if kind == "index" and (g.ndim != 1 or g.dtype.kind not in "iu"):
         return f"g of kind index must be integer [B], got {g.dtype} {list(g.shape)}"
-    if kind == "index" and lf.action.group_size and g.size and (g.min() < 0 or g.max() >= lf.action.group_size):
+    if (
+        kind == "index"
+        and lf.action.group_size
+        and g.size
+        and (g.min() < 0 or g.max() >= lf.action.group_size)
+    ):
         return f"g holds element indices outside 0..{lf.action.group_size - 1}"
     if kind == "perm" and (g.ndim != 2 or g.dtype.kind not in "iu"):
         return f"g of kind perm must be integer [B, n], got {g.dtype} {list(g.shape)}"

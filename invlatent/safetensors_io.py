@@ -68,8 +68,12 @@ def parse_header(prefix: bytes, total_size: int) -> Header:
     if total_size == 0:
         raise SafetensorsError("the file is empty")
     if total_size < 8:
-        raise SafetensorsError(f"the file is {total_size} bytes, too short for a safetensors header")
+        raise SafetensorsError(
+            f"the file is {total_size} bytes, too short for a safetensors header"
+        )
     (n,) = struct.unpack("<Q", prefix[:8])
+    if prefix[8:9] not in (b"{", b""):
+        raise SafetensorsError("not a safetensors file (no JSON header after the length)")
     if n > MAX_HEADER:
         raise SafetensorsError(f"the header claims {n} bytes, over the {MAX_HEADER}-byte limit")
     if 8 + n > total_size:
@@ -92,13 +96,13 @@ def parse_header(prefix: bytes, total_size: int) -> Header:
 
 def read_header(f: BinaryIO, total_size: int) -> Header:
     """Read only the header of an open binary file of known size."""
-    head = f.read(8)
-    if len(head) < 8:
+    head = f.read(9)
+    if len(head) < 9:
         return parse_header(head, total_size)
-    (n,) = struct.unpack("<Q", head)
+    (n,) = struct.unpack("<Q", head[:8])
     if n > MAX_HEADER or 8 + n > total_size:
         return parse_header(head, total_size)
-    return parse_header(head + f.read(n), total_size)
+    return parse_header(head + f.read(n - 1), total_size)
 
 
 def map_file(path: str) -> tuple[Header, memoryview | bytes]:
@@ -183,6 +187,6 @@ def _check_layout(tensors: dict[str, TensorInfo], data_size: int) -> None:
             f"the file is truncated: the header needs {end} data bytes, the file has {data_size}"
         )
     spans = sorted((t.start, t.end) for t in tensors.values())
-    for (_, e0), (s1, _) in zip(spans, spans[1:]):
+    for (_, e0), (s1, _) in zip(spans, spans[1:], strict=False):
         if s1 < e0:
             raise SafetensorsError("the header's tensors overlap")

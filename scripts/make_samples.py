@@ -22,7 +22,10 @@ def main(folder: str) -> None:
     os.makedirs(folder, exist_ok=True)
     for name, spec in SAMPLES.items():
         spec = dict(spec)
-        write(make_synthetic(spec.pop("action"), n_samples=400, seed=0, **spec), os.path.join(folder, name))
+        write(
+            make_synthetic(spec.pop("action"), n_samples=400, seed=0, **spec),
+            os.path.join(folder, name),
+        )
         print(f"wrote {os.path.join(folder, name)}", file=sys.stderr)
 
 

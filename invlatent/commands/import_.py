@@ -18,11 +18,15 @@ def import_(
     freqs: Annotated[str | None, typer.Option(help="so2 irrep frequencies, e.g. 0,1,1,2.")] = None,
     key: Annotated[str, typer.Option(help="Name of z inside .npz/.pt/.safetensors.")] = "z",
     labels: Annotated[str | None, typer.Option(help="File with integer labels [B].")] = None,
-    targets: Annotated[str | None, typer.Option(help="File with regression targets [B, k].")] = None,
+    targets: Annotated[
+        str | None, typer.Option(help="File with regression targets [B, k].")
+    ] = None,
     target_names: Annotated[str | None, typer.Option(help="Comma-separated target names.")] = None,
     mask: Annotated[str | None, typer.Option(help="File with the node mask [B, n].")] = None,
     g: Annotated[str | None, typer.Option("--elements", help="File with group elements g.")] = None,
-    g_kind: Annotated[str | None, typer.Option(help="How g encodes elements: perm, index, angle.")] = None,
+    g_kind: Annotated[
+        str | None, typer.Option(help="How g encodes elements: perm, index, angle.")
+    ] = None,
     ids: Annotated[str | None, typer.Option(help="File with sample ids [B].")] = None,
     allow_nonfinite: Annotated[bool, typer.Option(help="Accept NaN/Inf in z.")] = False,
     output: Out = None,
