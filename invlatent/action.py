@@ -108,7 +108,7 @@ class Action:
             if len(rest) != 2:
                 return f"action {self} needs z of shape [B, F, {size}], got {list(shape)}"
             if rest[1] != size:
-                return f"action {self} needs a last axis of {size} (one per group element), got {rest[1]}"
+                return f"action {self} needs a last axis of {size} (one per element), got {rest[1]}"
         if self.kind == "so2":
             if len(rest) != 1 or rest[0] != self.so2_dim:
                 return (

@@ -1,4 +1,4 @@
-"""Load named arrays saved by other programs: ``.npy``, ``.npz``, ``.pt`` (no pickle), safetensors."""
+"""Load named arrays saved by other programs: ``.npy``, ``.npz``, ``.pt`` (no pickle), ``.st``."""
 
 from __future__ import annotations
 

@@ -66,7 +66,7 @@ def _prototypes(action: Action, k: int, fields: int, n_nodes: int, node_dim: int
 
 
 def _node_prototypes(k: int, n_nodes: int, node_dim: int, rng):
-    """Node sets of varying size; classes share one pool of node values but pair them differently."""
+    """Node sets of varying size; classes share a pool of node values but pair them differently."""
     pool = rng.standard_normal((n_nodes, node_dim))
     sizes = rng.integers(max(2, n_nodes // 2), n_nodes + 1, size=k)
     protos = np.zeros((k, n_nodes, node_dim))
