@@ -123,3 +123,12 @@ def test_failed_write_leaves_no_file(tmp_path, monkeypatch):
     with pytest.raises(OSError):
         lfm.write(tiny(), str(path))
     assert os.listdir(tmp_path) == []
+
+
+def test_the_format_documents_python_example_writes_a_readable_file(tmp_path, monkeypatch):
+    doc = open(os.path.join(os.path.dirname(__file__), "..", "docs", "format.md")).read()
+    example = doc.split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    exec(compile(example, "format.md", "exec"), {})
+    lf = lfm.read("mine.st")
+    assert str(lf.action) == "c8" and lf.z.shape == (100, 16, 8)
