@@ -1,0 +1,132 @@
+"""Invariant projections π with π(g·z) = π(z), one registry for every group family.
+
+Each method declares its guarantees (invariant, injective on orbits, isometric, convex image,
+output size, canonicalising element); ``invlatent project --list`` prints them and
+``docs/projections.md`` explains them. Random methods derive their templates from the seed and
+the shape of one sample only, so projecting rows separately or together gives the same result.
+
+>>> import numpy as np
+>>> z = np.array([[[3.0], [1.0], [2.0]]], dtype=np.float32)
+>>> project_array("sn", z, method="sort")
+array([[1., 2., 3.]], dtype=float32)
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from invlatent.action import Action
+from invlatent.errors import InvlatentError
+from invlatent.projections import _regular, _sn, _so2, _trivial
+from invlatent.projections._base import Method, Params, run_chunked
+
+__all__ = [
+    "Method",
+    "REGISTRY",
+    "family_of",
+    "get_method",
+    "guarantees",
+    "methods_for",
+    "project",
+    "project_array",
+    "project_with_extras",
+]
+
+FAMILY = {
+    "sn": "sn",
+    "cyclic": "regular",
+    "dihedral": "regular",
+    "so2": "so2",
+    "trivial": "trivial",
+}
+REGISTRY: dict[tuple[str, str], Method] = {
+    (m.family, m.name): m
+    for m in (*_sn.METHODS, *_regular.METHODS, *_so2.METHODS, *_trivial.METHODS)
+}
+
+
+def family_of(action) -> str:
+    """The registry family of an action: sn, regular (cN/dN), so2 or trivial."""
+    return FAMILY[Action.parse(action).kind]
+
+
+def methods_for(action) -> list[str]:
+    """Names of the projections that apply to ``action``, in registry order."""
+    fam = family_of(action)
+    return [name for (f, name) in REGISTRY if f == fam]
+
+
+def get_method(action, name: str) -> Method:
+    """The registered method ``name`` for ``action``, or an error listing the valid ones."""
+    method = REGISTRY.get((family_of(action), name))
+    if method is None:
+        raise InvlatentError(
+            f"unknown method {name!r} for action {Action.parse(action)}; "
+            f"choose from: {', '.join(methods_for(action))}"
+        )
+    return method
+
+
+def guarantees(action) -> list[dict[str, str]]:
+    """The guarantees table of every method for ``action`` (one dict per method)."""
+    return [get_method(action, name).guarantees() for name in methods_for(action)]
+
+
+def project_with_extras(action, z, mask=None, *, method, dim=None, seed=0, key_channel=None):
+    """π(z) as float32 (B, D) and the extra per-row tensors (``perm``, ``canon``, ``n_nodes``)."""
+    action = Action.parse(action)
+    m = get_method(action, method)
+    params = Params(tuple(int(s) for s in z.shape[1:]), dim, int(seed), key_channel)
+    _check_options(action, m, z.shape, mask, params)
+    return run_chunked(m, action, z, mask, params)
+
+
+def project_array(
+    action, z, mask=None, *, method, dim=None, seed=0, key_channel=None
+) -> np.ndarray:
+    """The invariant projection π(z) of a batch z (B, ...) as float32 (B, D)."""
+    out, _ = project_with_extras(
+        action, z, mask, method=method, dim=dim, seed=seed, key_channel=key_channel
+    )
+    return out
+
+
+def project(lf, method: str, *, dim=None, seed: int = 0, key_channel=None, source: str = "-"):
+    """An invariant latent file (action ``trivial``) with the step appended to the history."""
+    from invlatent.latentfile import input_hash, make_step
+
+    out, extras = project_with_extras(
+        lf.action, lf.z, lf.mask, method=method, dim=dim, seed=seed, key_channel=key_channel
+    )
+    options = {"method": method, "dim": dim, "key_channel": key_channel}
+    step = make_step("project", options, inputs=[(source, input_hash(lf))], seed=seed)
+    return lf.with_step(
+        step,
+        z=out,
+        action=Action.parse("trivial"),
+        mask=None,
+        g_kind=(lf.g_kind or lf.action.g_kind) if lf.g is not None else None,
+        extra={**lf.extra, **extras},
+        meta={**lf.meta, "source_action": lf.meta.get("source_action", str(lf.action))},
+    )
+
+
+def _check_options(action: Action, m: Method, shape, mask, p: Params) -> None:
+    problem = action.shape_problem(tuple(shape))
+    if problem:
+        raise InvlatentError(problem)
+    if p.dim is not None and (m.dim_help is None or p.dim < 1):
+        what = f"--dim must be at least 1, got {p.dim}" if m.dim_help else "--dim is not used"
+        raise InvlatentError(f"method {m.name}: {what}")
+    if p.key_channel is not None:
+        d = shape[-1]
+        if not m.key_channel:
+            raise InvlatentError(f"method {m.name}: --key-channel is only used by sn sort")
+        if not 0 <= p.key_channel < d:
+            raise InvlatentError(
+                f"--key-channel {p.key_channel} is out of range: z has {d} channels (0..{d - 1})"
+            )
+    if p.seed < 0:
+        raise InvlatentError(f"--seed must be >= 0, got {p.seed}")
+    if mask is not None and tuple(mask.shape) != tuple(shape[:2]):
+        raise InvlatentError(f"mask has shape {list(mask.shape)}, expected {list(shape[:2])}")

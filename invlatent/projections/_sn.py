@@ -1,0 +1,143 @@
+"""Invariant projections for node sets under permutations (action ``sn``, z of shape (B, n, d)).
+
+Masks: padded nodes never mix with real ones. Every sorting method puts the real nodes first
+(in sorted order) and fills the padded slots at the end with zeros; pooling methods use the
+real nodes only (an all-padded row gives zeros).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from invlatent.projections._base import Method, template_rng
+
+
+def sort(action, z, mask, p):
+    """Sort nodes: by value (d = 1), lexicographically by rows, or by ``key_channel`` first."""
+    b, n, d = z.shape
+    keys = _key_order(d, p.key_channel)
+    perm = lex_order(z, mask, keys)
+    out = np.take_along_axis(z, perm[:, :, None], axis=1)
+    extras = {"perm": perm.astype(np.int64)}
+    if mask is not None:
+        count = mask.sum(axis=1)
+        out[np.arange(n)[None, :] >= count[:, None]] = 0.0
+        extras["n_nodes"] = count.astype(np.int64)
+    return out.reshape(b, n * d), extras
+
+
+def _key_order(d: int, key_channel: int | None) -> list[int]:
+    if key_channel is None:
+        return list(range(d))
+    return [key_channel, *[c for c in range(d) if c != key_channel]]
+
+
+def lex_order(z: np.ndarray, mask, keys: list[int]) -> np.ndarray:
+    """Permutation (b, n) sorting the real nodes of each row lexicographically, padded last.
+
+    Fast path: one argsort on the first key; only rows with ties there are lexsorted in full.
+    """
+    first = z[:, :, keys[0]]
+    if mask is not None:
+        first = np.where(mask, first, np.inf)
+    perm = np.argsort(first, axis=1, kind="stable")
+    s = np.take_along_axis(first, perm, axis=1)
+    tie = s[:, 1:] == s[:, :-1]
+    if mask is not None:
+        real = np.take_along_axis(mask, perm, axis=1)
+        tie &= real[:, 1:] | real[:, :-1]
+    rows = np.flatnonzero(tie.any(axis=1)) if len(keys) > 1 or mask is not None else []
+    if len(rows):
+        perm[rows] = _lexsort_rows(z[rows], None if mask is None else mask[rows], keys)
+    return perm
+
+
+def _lexsort_rows(z, mask, keys):
+    cols = [z[:, :, c] for c in reversed(keys)]
+    if mask is not None:
+        cols.append(~mask)
+    return np.lexsort(cols, axis=-1)
+
+
+def colsort(action, z, mask, p):
+    """Sort each channel over the real nodes independently (padded slots last, zero)."""
+    b, n, d = z.shape
+    return _sort_columns(z, mask).reshape(b, n * d), {}
+
+
+def _sort_columns(y, mask):
+    """Sort (b, n, c) along nodes; padded nodes go last and become 0."""
+    if mask is None:
+        return np.sort(y, axis=1)
+    out = np.sort(np.where(mask[:, :, None], y, np.inf), axis=1)
+    out[np.arange(y.shape[1])[None, :] >= mask.sum(axis=1)[:, None]] = 0.0
+    return out
+
+
+def sortembed_columns(n: int, d: int, dim: int | None) -> int:
+    """Default number of random directions D = n(d - 1) + 1 (Balan et al.)."""
+    return dim if dim is not None else n * (d - 1) + 1
+
+
+def sortembed(action, z, mask, p):
+    """sort(Z·A) per column with a seeded random A of shape (d, D), unit-norm columns."""
+    b, n, d = z.shape
+    cols = sortembed_columns(n, d, p.dim)
+    a = template_rng("sortembed", p, cols).standard_normal((d, cols))
+    a /= np.linalg.norm(a, axis=0, keepdims=True)
+    y = z @ a.astype(np.float32)
+    return _sort_columns(y, mask).reshape(b, n * cols), {}
+
+
+def _pool(reduce, fill):
+    def pool(action, z, mask, p):
+        if mask is None:
+            return reduce(z), {}
+        m = mask[:, :, None]
+        out = reduce(np.where(m, z, fill), mask=m)
+        return np.where(mask.any(axis=1)[:, None], out, 0.0), {}
+
+    return pool
+
+
+def _sum(z, mask=None):
+    return z.sum(axis=1)
+
+
+def _mean(z, mask=None):
+    if mask is None:
+        return z.mean(axis=1)
+    return z.sum(axis=1) / np.maximum(mask.sum(axis=1), 1)
+
+
+def _max(z, mask=None):
+    return z.max(axis=1)
+
+
+def raw(action, z, mask, p):
+    """The raw latents, flattened (not invariant: a baseline)."""
+    return z.reshape(len(z), -1), {}
+
+
+METHODS = [
+    Method(
+        "sort", "sn", sort,
+        "sort nodes (d = 1), lexicographic row sort (d > 1) or by --key-channel first",
+        "n·d", injective="yes", isometric="yes for d = 1", convex="yes for d = 1",
+        element="perm", cross_section=True, key_channel=True,
+    ),
+    Method(
+        "colsort", "sn", colsort, "sort each channel independently (1-Lipschitz, lossy)",
+        "n·d", isometric="no (1-Lipschitz)", convex="yes",
+    ),
+    Method(
+        "sortembed", "sn", sortembed, "sort(Z·A) per column, A seeded (d, D) (Balan et al.)",
+        "n·D, D = n(d-1)+1", injective="yes (generic A)", isometric="no (bi-Lipschitz)",
+        random=True, dim_help="number of random directions D",
+    ),
+    Method("sum", "sn", _pool(_sum, 0.0), "sum over real nodes", "d", convex="yes"),
+    Method("mean", "sn", _pool(_mean, 0.0), "mean over real nodes", "d", convex="yes"),
+    Method("max", "sn", _pool(_max, -np.inf), "max over real nodes", "d"),
+    Method("raw", "sn", raw, "raw latents flattened (baseline, not invariant)", "n·d",
+           invariant="no", injective="-", isometric="-", convex="-"),
+]  # fmt: skip

@@ -1,0 +1,16 @@
+"""The trivial action: latents that are already invariant pass through unchanged."""
+
+from __future__ import annotations
+
+from invlatent.projections._base import Method
+
+
+def identity(action, z, mask, p):
+    """z flattened to (B, D)."""
+    return z.reshape(len(z), -1), {}
+
+
+METHODS = [
+    Method("identity", "trivial", identity, "the latents, flattened (already invariant)", "D",
+           injective="yes", isometric="yes", convex="yes", cross_section=True),
+]  # fmt: skip
