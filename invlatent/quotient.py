@@ -127,8 +127,9 @@ def _full(z, n):
 def _shift_scores(z1, z2, n):
     """<z1, r^k·z2> for k = 0..N-1, where r^k shifts each block of N along the last axis by k."""
     b = len(z1)
-    a = z1.reshape(b, -1, n)
-    c = z2.reshape(b, -1, n)
+    fields = int(np.prod(z1.shape[1:])) // n
+    a = z1.reshape(b, fields, n)
+    c = z2.reshape(b, fields, n)
     corr = np.fft.irfft(np.fft.rfft(a, axis=-1) * np.conj(np.fft.rfft(c, axis=-1)), n=n, axis=-1)
     return corr.sum(axis=1)
 

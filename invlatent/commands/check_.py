@@ -1,10 +1,42 @@
-"""`invlatent check`: placeholder until its issue lands."""
+"""``invlatent check``: measured invariance and retention of projections (FILE), or of a model
+on data (MODEL DATA, handled by the image pipeline)."""
 
 from __future__ import annotations
 
-from invlatent.commands._common import fail
+import json
+from typing import Annotated
+
+import typer
+
+from invlatent.commands._common import cli_errors, fail, say
 
 
-def check_() -> None:
-    """Not implemented yet."""
-    fail("'check' is not implemented yet")
+@cli_errors
+def check_(
+    inputs: Annotated[list[str], typer.Argument(help="A latent file, or MODEL DATA.")],
+    method: Annotated[
+        list[str] | None, typer.Option("--method", "-m", help="Method to measure (repeatable).")
+    ] = None,
+    pairs: Annotated[int, typer.Option(min=1, help="Random pairs for retention.")] = 2000,
+    samples: Annotated[int, typer.Option(min=1, help="Rows sampled per measurement.")] = 256,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of the sampling.")] = 0,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
+    device: Annotated[str, typer.Option(help="Device for MODEL DATA checks.")] = "cpu",
+) -> None:
+    """Measure invariance error, distance to the orbit and information retention per method."""
+    if len(inputs) not in (1, 2):
+        fail(f"check takes a latent file, or MODEL DATA; got {len(inputs)} arguments")
+    if len(inputs) == 2:
+        from invlatent.images.check_model import check_model, render
+
+        result = check_model(inputs[0], inputs[1], seed=seed, samples=samples, device=device)
+    else:
+        from invlatent.check import check_file, render
+        from invlatent.latentfile import read
+
+        result = check_file(read(inputs[0]), method, pairs=pairs, samples=samples, seed=seed)
+        result = {"file": inputs[0], **result}
+    if as_json:
+        typer.echo(json.dumps(result))
+    else:
+        say(render(result))

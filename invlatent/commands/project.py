@@ -1,10 +1,67 @@
-"""`invlatent project`: placeholder until its issue lands."""
+"""``invlatent project``: an invariant projection of a latent file (or the table of methods)."""
 
 from __future__ import annotations
 
-from invlatent.commands._common import fail
+import json
+from typing import Annotated
+
+import typer
+
+from invlatent.commands._common import cli_errors, fail, say
+
+FAMILY_EXAMPLES = {"sn": "sn", "regular": "c8", "so2": "so2:0,1,1,2", "trivial": "trivial"}
+COLUMNS = ("method", "invariant", "injective on orbits", "isometric", "convex image",
+           "output size", "element")  # fmt: skip
 
 
-def project() -> None:
-    """Not implemented yet."""
-    fail("'project' is not implemented yet")
+@cli_errors
+def project(
+    file: Annotated[str | None, typer.Argument(help="Latent file (or - for stdin).")] = None,
+    method: Annotated[str | None, typer.Option("--method", "-m", help="Projection method.")] = None,
+    dim: Annotated[int | None, typer.Option(help="Output size or number of templates.")] = None,
+    seed: Annotated[int, typer.Option(min=0, help="Seed of random templates.")] = 0,
+    key_channel: Annotated[int | None, typer.Option(help="sn sort: channel sorted first.")] = None,
+    list_: Annotated[bool, typer.Option("--list", help="Print methods and guarantees.")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="With --list: JSON on stdout.")] = False,
+    output: Annotated[str | None, typer.Option("-o", "--output", help="Output file.")] = None,
+) -> None:
+    """Project latents onto invariants (action trivial), recording the step in the history."""
+    if list_:
+        return _list(file, as_json)
+    if method is None:
+        fail("choose a method with --method (see `invlatent project --list`)")
+    from invlatent import latentfile
+    from invlatent.projections import project as run
+
+    latentfile.ensure_writable_output(output)
+    src = file or "-"
+    lf = latentfile.read(src)
+    out = run(lf, method, dim=dim, seed=seed, key_channel=key_channel, source=src)
+    latentfile.write(out, output)
+
+
+def _list(file: str | None, as_json: bool) -> None:
+    from invlatent.projections import guarantees
+
+    if file is not None:
+        from invlatent.latentfile import read_header
+
+        action = read_header(file)[0].metadata.get("action")
+        if action is None:
+            fail(f"{file}: not an invlatent latent file (no 'action' metadata)")
+        tables = {str(action): guarantees(action)}
+    else:
+        tables = {ex: guarantees(ex) for ex in FAMILY_EXAMPLES.values()}
+    if as_json:
+        typer.echo(json.dumps(tables, indent=2, ensure_ascii=False))
+    else:
+        say("\n\n".join(_render(group, rows) for group, rows in tables.items()))
+
+
+def _render(group: str, rows: list[dict[str, str]]) -> str:
+    """A plain-text table of one group's methods and their guarantees."""
+    widths = [max(len(c), *(len(r[c]) for r in rows)) for c in COLUMNS]
+    line = lambda cells: "  ".join(c.ljust(w) for c, w in zip(cells, widths, strict=True))  # noqa: E731
+    body = [line(COLUMNS), line(["-" * w for w in widths])]
+    body += [line([r[c] for c in COLUMNS]) for r in rows]
+    return f"{group}:\n" + "\n".join(body)

@@ -75,8 +75,13 @@ def root_normalise(t: np.ndarray, degree: int) -> np.ndarray:
 
 def complex_columns(t: np.ndarray) -> np.ndarray:
     """Flatten a complex array (b, ...) to real columns (b, 2·m): real and imaginary parts."""
-    t = t.reshape(len(t), -1)
-    return np.stack([t.real, t.imag], axis=-1).reshape(len(t), -1)
+    t = flat(t)
+    return flat(np.stack([t.real, t.imag], axis=-1))
+
+
+def flat(x: np.ndarray) -> np.ndarray:
+    """(b, ...) → (b, prod(...)), also for an empty batch."""
+    return x.reshape(len(x), int(np.prod(x.shape[1:], dtype=np.int64)))
 
 
 def run_chunked(method: Method, action: Action, z, mask, params: Params):

@@ -15,6 +15,7 @@ from invlatent import groups
 from invlatent.projections._base import (
     Method,
     complex_columns,
+    flat,
     root_normalise,
     template_rng,
 )
@@ -33,10 +34,10 @@ def pool_mean(action, z, mask, p):
 def power(action, z, mask, p):
     """Fourier amplitude per field and frequency (dN: min and max over the two halves)."""
     if action.kind == "cyclic":
-        return np.abs(np.fft.rfft(z, axis=-1)).reshape(len(z), -1), {}
+        return flat(np.abs(np.fft.rfft(z, axis=-1))), {}
     amp = np.abs(np.fft.rfft(_halves(z, action.order), axis=-1))  # (b, F, 2, N//2+1)
     pair = np.stack([amp.min(axis=2), amp.max(axis=2)], axis=2)
-    return pair.reshape(len(z), -1), {}
+    return flat(pair), {}
 
 
 def bispectrum(action, z, mask, p):
@@ -75,7 +76,7 @@ def _halves(z, n):
 
 def _as_cyclic(z, n):
     """(b, F, 2N) → (b, 2F, N): the fields seen by the rotation subgroup."""
-    return z.reshape(len(z), -1, n)
+    return z.reshape(len(z), z.shape[1] * z.shape[2] // n, n)
 
 
 def canonical(action, z, mask, p):
@@ -88,7 +89,7 @@ def canonical(action, z, mask, p):
     v[: action.order] = np.cos(2 * np.pi * np.arange(action.order) / action.order)
     h = (s[:, perms] @ v).argmax(axis=1).astype(np.int64)
     out = groups.act(action, z, h)[0]
-    return out.reshape(len(z), -1), {"canon": h}
+    return flat(out), {"canon": h}
 
 
 def random_linear(action, z, mask, p):
@@ -108,7 +109,7 @@ def orbit_values(action, z, p, name):
     perms = groups.regular_permutations(action)
     inv = np.argsort(perms, axis=1)  # <w, h·z> = sum_j z[j] w[inv[h, j]]
     t = w[:, :, inv].transpose(0, 2, 1, 3).reshape(k * size, f * size)  # (k·|G|, F·|G|)
-    vals = z.reshape(len(z), -1) @ t.T.astype(np.float32)
+    vals = flat(z) @ t.T.astype(np.float32)
     return vals.reshape(len(z), k, size)
 
 
@@ -120,12 +121,12 @@ def random_max(action, z, mask, p):
 def random_sort(action, z, mask, p):
     """The sorted orbit values <w_i, h·z> of ``dim`` seeded templates."""
     vals = np.sort(orbit_values(action, z, p, "random-sort"), axis=-1)
-    return vals.reshape(len(z), -1), {}
+    return flat(vals), {}
 
 
 def raw(action, z, mask, p):
     """The raw latents, flattened (not invariant: a baseline)."""
-    return z.reshape(len(z), -1), {}
+    return flat(z), {}
 
 
 METHODS = [

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent.projections._base import Method, template_rng
+from invlatent.projections._base import Method, flat, template_rng
 
 
 def sort(action, z, mask, p):
@@ -116,7 +116,7 @@ def _max(z, mask=None):
 
 def raw(action, z, mask, p):
     """The raw latents, flattened (not invariant: a baseline)."""
-    return z.reshape(len(z), -1), {}
+    return flat(z), {}
 
 
 METHODS = [

@@ -11,15 +11,15 @@ from math import gcd
 import numpy as np
 
 from invlatent import groups
-from invlatent.projections._base import Method, complex_columns, root_normalise, template_rng
+from invlatent.projections._base import Method, complex_columns, flat, root_normalise, template_rng
 from invlatent.quotient import maximise_trig
 
 
 def _split(freqs, z):
     """Invariant frequency-0 columns (b, z0), complex irreps (b, m) and their frequencies (m,)."""
     cols = np.cumsum([0] + [1 if k == 0 else 2 for k in freqs])[:-1]
-    zero = [c for c, k in zip(cols, freqs) if k == 0]
-    pairs = np.array([c for c, k in zip(cols, freqs) if k > 0], dtype=np.intp)
+    zero = [c for c, k in zip(cols, freqs, strict=True) if k == 0]
+    pairs = np.array([c for c, k in zip(cols, freqs, strict=True) if k > 0], dtype=np.intp)
     z = z.astype(np.float64)
     c = z[:, pairs] + 1j * z[:, pairs + 1] if len(pairs) else np.zeros((len(z), 0), complex)
     return z[:, zero], c, np.array([k for k in freqs if k > 0], dtype=np.int64)
@@ -65,7 +65,7 @@ def canonical(action, z, mask, p):
     r rotations goes to the largest summed real part); stores the angle as ``canon``."""
     zero, c, ks = _split(action.freqs, z)
     if not len(ks):
-        return z.reshape(len(z), -1), {"canon": np.zeros(len(z))}
+        return flat(z), {"canon": np.zeros(len(z))}
     r = int(ks.min())
     base = -np.angle(c[:, ks == r].sum(axis=1)) / r
     cands = base[:, None] + 2 * np.pi * np.arange(r)[None, :] / r  # (b, r)
@@ -84,8 +84,8 @@ def random_max(action, z, mask, p):
     ks = sorted(coef)
     if not ks:
         return const, {}
-    flat = {q: (a.reshape(-1), b.reshape(-1)) for q, (a, b) in coef.items()}
-    theta = maximise_trig(flat, ks).reshape(const.shape)
+    rows = {q: (a.reshape(-1), b.reshape(-1)) for q, (a, b) in coef.items()}
+    theta = maximise_trig(rows, ks).reshape(const.shape)
     val = const + sum(a * np.cos(q * theta) + b * np.sin(q * theta) for q, (a, b) in coef.items())
     return val, {}
 
@@ -109,7 +109,7 @@ def _template_coefficients(freqs, z, w):
 
 def raw(action, z, mask, p):
     """The raw latents (not invariant: a baseline)."""
-    return z.reshape(len(z), -1), {}
+    return flat(z), {}
 
 
 METHODS = [

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from invlatent.projections._base import Method
+from invlatent.projections._base import Method, flat
 
 
 def identity(action, z, mask, p):
     """z flattened to (B, D)."""
-    return z.reshape(len(z), -1), {}
+    return flat(z), {}
 
 
 METHODS = [

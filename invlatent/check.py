@@ -1,0 +1,157 @@
+"""Measured invariance and information retention of projections on a real latent file.
+
+For each method π, on a seeded sample of the file:
+
+- ``invariance_error``: max over rows of ||π(g·z) - π(z)|| for random g, divided by the mean
+  ||π(z)|| (so rows with tiny outputs do not blow it up);
+- ``orbit_distance`` (cross sections only): max quotient distance between π(z), read back in
+  z's layout, and z, divided by the mean ||z||; zero when π(z) lies on the orbit of z;
+- ``spearman``: rank correlation between exact quotient distances d([z_i], [z_j]) and projected
+  distances ||π(z_i) - π(z_j)|| on random pairs;
+- ``trustworthiness``: of the projected sample's neighbourhoods w.r.t. quotient distances;
+- ``collisions``: pairs of distinct orbits (d > 1e-3 × median) mapped to the same point
+  (||Δπ|| ≤ 1e-6 × median);
+- ``seconds``: time to project the sample once.
+
+Measuring returns numbers; tests assert on them with their own tolerances.
+"""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+
+from invlatent import groups
+from invlatent.projections import get_method, methods_for, project_with_extras
+from invlatent.quotient import pairwise, quotient_distance
+
+N_NEIGHBORS = 10
+
+
+def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed: int = 0) -> dict:
+    """Measure every method (default: all for the file's action); a JSON-ready dict."""
+    methods = list(methods or methods_for(lf.action))
+    for m in methods:
+        get_method(lf.action, m)
+    rng = np.random.default_rng(seed)
+    data = _Sample(lf, rng, samples, pairs)
+    rows = [measure(data, m, seed) for m in methods]
+    return {
+        "action": str(lf.action),
+        "rows": len(lf),
+        "samples": len(data.z),
+        "pairs": len(data.dq),
+        "seed": seed,
+        "methods": rows,
+    }
+
+
+class _Sample:
+    """The sampled rows, their transformed copies, random pairs and exact quotient distances."""
+
+    def __init__(self, lf, rng, samples, pairs):
+        self.action, b = lf.action, len(lf)
+        sub = np.sort(rng.choice(b, size=min(samples, b), replace=False))
+        self.z, self.mask = _rows(lf, sub)
+        n = self.z.shape[1] if self.action.kind == "sn" else 0
+        g = groups.sample(self.action, len(sub), rng, n)
+        self.gz, self.gmask = groups.act(self.action, self.z, g, self.mask)
+        i, j = rng.integers(0, b, size=(2, pairs if b > 1 else 0))
+        keep = i != j
+        self.zi, self.mi = _rows(lf, i[keep])
+        self.zj, self.mj = _rows(lf, j[keep])
+        self.dq = quotient_distance(self.action, self.zi, self.zj, self.mi, self.mj)
+        self.dq_sub = pairwise(self.action, self.z, self.mask)
+
+
+def _rows(lf, idx):
+    z = np.asarray(lf.z[idx], dtype=np.float32)
+    return z, (None if lf.mask is None else np.asarray(lf.mask[idx], dtype=bool))
+
+
+def measure(data: _Sample, method: str, seed: int = 0) -> dict:
+    """All measurements of one method on a prepared sample."""
+    run = lambda z, m: project_with_extras(data.action, z, m, method=method, seed=seed)  # noqa: E731
+    start = time.perf_counter()
+    p, extras = run(data.z, data.mask)
+    seconds = time.perf_counter() - start
+    pg, _ = run(data.gz, data.gmask)
+    scale = max(float(np.linalg.norm(p, axis=1).mean()), 1e-30)
+    dp = np.linalg.norm(run(data.zi, data.mi)[0] - run(data.zj, data.mj)[0], axis=1)
+    info = get_method(data.action, method)
+    return {
+        "method": method,
+        "invariant": info.invariant,
+        "dim": int(p.shape[1]),
+        "invariance_error": float(np.linalg.norm(pg - p, axis=1).max(initial=0.0) / scale),
+        "orbit_distance": _orbit_distance(data, p, extras) if info.cross_section else None,
+        "spearman": _spearman(data.dq, dp),
+        "trustworthiness": _trustworthiness(data.dq_sub, p),
+        "collisions": _collisions(data, p, dp),
+        "seconds": round(seconds, 5),
+    }
+
+
+def _orbit_distance(data: _Sample, p, extras) -> float:
+    """Max quotient distance of the cross-section output to the orbit of its input (relative)."""
+    back = p.reshape(data.z.shape)
+    mask = None
+    if data.mask is not None:
+        mask = np.arange(back.shape[1])[None, :] < extras["n_nodes"][:, None]
+    d = quotient_distance(data.action, data.z, back, data.mask, mask)
+    size = np.linalg.norm(data.z.reshape(len(back), -1), axis=1).mean()
+    return float(d.max(initial=0.0) / max(size, 1e-30))
+
+
+def _spearman(dq, dp) -> float | None:
+    from scipy.stats import spearmanr
+
+    if len(dq) < 3 or np.ptp(dq) == 0 or np.ptp(dp) == 0:
+        return None
+    return float(spearmanr(dq, dp).statistic)
+
+
+def _trustworthiness(dq_sub, p) -> float | None:
+    from sklearn.manifold import trustworthiness
+
+    k = min(N_NEIGHBORS, (len(p) - 1) // 2)
+    if k < 1:
+        return None
+    return float(trustworthiness(dq_sub, p.astype(np.float64), n_neighbors=k, metric="precomputed"))
+
+
+def _collisions(data: _Sample, p, dp) -> int:
+    """Pairs of distinct orbits (sampled pairs and sample pairs) that π maps to one point."""
+    i, j = np.triu_indices(len(p), k=1)
+    dq = np.concatenate([data.dq, data.dq_sub[i, j]])
+    dpp = np.concatenate([dp, np.linalg.norm(p[i] - p[j], axis=1)])
+    if not len(dq):
+        return 0
+    distinct = dq > 1e-3 * max(np.median(dq), 1e-30)
+    same = dpp <= 1e-6 * max(np.median(dpp), 1e-30)
+    return int((distinct & same).sum())
+
+
+def render(result: dict) -> str:
+    """The measurements as a plain-text table for people (stderr)."""
+    head = ("method", "dim", "invariance", "orbit dist", "spearman", "trust", "collisions",
+            "project s")  # fmt: skip
+    lines = [
+        f"action {result['action']}: {result['rows']} rows, {result['samples']} sampled, "
+        f"{result['pairs']} pairs (seed {result['seed']})",
+        "  ".join(f"{h:>13}" if k else f"{h:<14}" for k, h in enumerate(head)),
+    ]
+    for r in result["methods"]:
+        cells = [r["dim"], r["invariance_error"], r["orbit_distance"], r["spearman"],
+                 r["trustworthiness"], r["collisions"], r["seconds"]]  # fmt: skip
+        lines.append("  ".join([f"{r['method']:<14}", *(f"{_fmt(c):>13}" for c in cells)]))
+    return "\n".join(lines)
+
+
+def _fmt(v) -> str:
+    if v is None:
+        return "-"
+    if isinstance(v, int):
+        return str(v)
+    return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
