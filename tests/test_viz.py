@@ -314,3 +314,28 @@ def test_pca_path_imports_neither_torch_nor_umap(tmp_path):
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
     assert (tmp_path / "p.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_umap_is_seeded_records_its_parameters_and_places_orbits(cli, tmp_path):
+    f = _synthetic(tmp_path, "c8", n_samples=600)
+    args = ("--method", "umap", "--epochs", "30", "--n-neighbors", "10", "--orbits", "2")
+    runs = []
+    for name in ("a", "b"):
+        emb = tmp_path / f"{name}.st"
+        record = _viz_json(cli, f, "-o", tmp_path / f"{name}.png", "--embed-out", emb, *args)
+        runs.append(lfmod.read(str(emb)))
+    params = record["panels"][0]["params"]
+    assert params == {
+        "method": "umap",
+        "seed": 0,
+        "n_neighbors": 10,
+        "min_dist": 0.1,
+        "n_epochs": 30,
+    }
+    assert read_record(str(tmp_path / "a.png"))["panels"][0]["params"] == params
+    assert runs[0].z.shape == (600, 2) and np.isfinite(runs[0].z).all()
+    np.testing.assert_array_equal(runs[0].z, runs[1].z)
+    assert (
+        runs[0].extra["orbit_xy"].shape == (16, 2) and np.isfinite(runs[0].extra["orbit_xy"]).all()
+    )
