@@ -57,6 +57,16 @@ def test_sortembed_separates_random_non_equivalent_inputs(rng):
     assert ratio.min() > 0.05  # bi-Lipschitz lower bound on random pairs: nothing collapses
 
 
+def test_sortembed_is_locally_injective(rng):
+    """Its Jacobian at a generic point has full rank n·d (sorting is locally a fixed permutation)."""
+    z = rng.standard_normal((1, 4, 3))
+    eps = 1e-3
+    base = project_array("sn", z, method="sortembed").astype(np.float64)
+    steps = np.eye(12).reshape(12, 1, 4, 3) * eps
+    jac = np.stack([project_array("sn", z + e, method="sortembed")[0] - base[0] for e in steps], 1)
+    assert np.linalg.matrix_rank(jac / eps, tol=1e-2) == 12
+
+
 def test_power_cannot_tell_a_signal_from_its_reversal_but_bispectrum_can(rng):
     x = rng.standard_normal((20, 1, 8)).astype(np.float32)
     y = x[:, :, (-np.arange(8)) % 8]  # same amplitude spectrum, not a rotation of x
