@@ -268,6 +268,31 @@ def test_tsne_places_an_invariant_orbit_on_one_point(tmp_path):
     assert pic.panels[0].orbit_spread() > 0.1
 
 
+@pytest.mark.parametrize(("group", "method"), [("c8", "bispectrum"), ("sn", "sort")])
+def test_raw_orbits_are_projected_like_the_projected_panel(cli, tmp_path, group, method):
+    raw = _synthetic(tmp_path, group)
+    inv = str(tmp_path / "inv.st")
+    assert cli("project", raw, "--method", method, "-o", inv).exit_code == 0
+    emb = tmp_path / "emb.st"
+    args = ("-o", tmp_path / "p.png", "--orbits", "3", "--orbit-size", "6", "--embed-out", emb)
+    panels = _viz_json(cli, raw, inv, *args)["panels"]
+    assert [p["orbits"]["source"] for p in panels] == ["group", "group+project"]
+    assert panels[0]["orbits"]["relative_spread"] > 0.3
+    assert panels[1]["orbits"]["relative_spread"] < 1e-6
+    assert panels[1]["orbits"]["reprojection_error"] < 1e-5
+    out = lfmod.read(str(emb))
+    objects = out.extra["orbit_object"][out.extra["orbit_panel"] == 1]
+    assert np.bincount(objects).tolist() == [8 if group == "c8" else 6] * 3
+
+
+def test_a_projection_of_a_file_not_given_is_not_linked(cli, tmp_path):
+    raw, other = _synthetic(tmp_path, "c8"), _synthetic(tmp_path, "c8", "other.st", seed=1)
+    inv = str(tmp_path / "inv.st")
+    assert cli("project", raw, "--method", "power", "-o", inv).exit_code == 0
+    result = cli("viz", other, inv, "-o", tmp_path / "p.png", "--orbits", "2")
+    assert_one_line_error(result, "inv.st: cannot draw orbits", "not among the inputs")
+
+
 def test_group_orbits_in_a_panel_nobody_projected_are_refused(cli, tmp_path):
     f = _synthetic(tmp_path, "trivial")
     result = cli("viz", f, "-o", tmp_path / "p.png", "--orbits", "2")

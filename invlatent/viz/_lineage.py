@@ -41,7 +41,7 @@ def project_like(step: dict, action, z: np.ndarray, mask: np.ndarray | None) -> 
         ) from None
     opts = {k.replace("-", "_"): v for k, v in (step.get("options") or {}).items()}
     kwargs = {k: opts[k] for k in PROJECT_KEYS if opts.get(k) is not None}
-    seed = step.get("seed", opts.get("seed"))
+    seed = step.get("seed") if step.get("seed") is not None else opts.get("seed", 0)
     if "method" not in opts:
         raise InvlatentError("the file's project step records no method; cannot project orbits")
     out = project_array(action, z, mask, method=opts["method"], seed=seed, **kwargs)
