@@ -66,15 +66,18 @@ def _prototypes(action: Action, k: int, fields: int, n_nodes: int, node_dim: int
 
 
 def _node_prototypes(k: int, n_nodes: int, node_dim: int, rng):
-    """Node sets of varying size; classes share a pool of node values but pair them differently."""
-    pool = rng.standard_normal((n_nodes, node_dim))
-    sizes = rng.integers(max(2, n_nodes // 2), n_nodes + 1, size=k)
+    """Padded node sets whose classes have the same values in every channel, paired differently.
+
+    Per-channel statistics (sum, mean, max, per-channel sorting) cannot tell the classes apart;
+    only invariants that keep which values sit on the same node (row sorting) can.
+    """
+    size = max(2, n_nodes - 2)
+    pool = rng.standard_normal((size, node_dim))
     protos = np.zeros((k, n_nodes, node_dim))
-    mask = np.zeros((k, n_nodes), dtype=bool)
     for c in range(k):
-        cols = [rng.permutation(n_nodes)[: sizes[c]] for _ in range(node_dim)]
-        protos[c, : sizes[c]] = np.stack([pool[idx, j] for j, idx in enumerate(cols)], axis=1)
-        mask[c, : sizes[c]] = True
+        protos[c, :size] = np.stack([rng.permutation(pool[:, j]) for j in range(node_dim)], axis=1)
+    mask = np.zeros((k, n_nodes), dtype=bool)
+    mask[:, :size] = True
     return protos, mask
 
 
