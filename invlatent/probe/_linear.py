@@ -55,27 +55,32 @@ class RidgeProbe:
         from sklearn.linear_model import Ridge
 
         fit_rows, val_rows = ~holdout, holdout
+        y_val = y[val_rows]
         mse = np.stack(
             [
                 (
                     (
-                        Ridge(alpha=a).fit(x[fit_rows], y[fit_rows]).predict(x[val_rows])
-                        - y[val_rows]
+                        _column_wise(Ridge(alpha=a).fit(x[fit_rows], y[fit_rows]), x[val_rows])
+                        - y_val
                     )
                     ** 2
-                )
-                .reshape(int(val_rows.sum()), -1)
-                .mean(axis=0)
+                ).mean(axis=0)
                 for a in self.grid
             ]
         )
         self.alpha_ = np.asarray(self.grid)[np.argmin(mse, axis=0)]
-        self.model_ = Ridge(alpha=self.alpha_).fit(x, y)
+        alpha = self.alpha_ if self.alpha_.size > 1 else float(self.alpha_[0])  # sklearn wants
+        self.model_ = Ridge(alpha=alpha).fit(x, y)  # a scalar for a single target
         self.chosen_ = {"alpha": [float(a) for a in self.alpha_]}
         return self
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self.model_.predict(x)
+        return _column_wise(self.model_, x)
+
+
+def _column_wise(model, x: np.ndarray) -> np.ndarray:
+    """Predictions as ``(n, targets)`` (scikit-learn flattens a single target's)."""
+    return model.predict(x).reshape(len(x), -1)
 
 
 def _fit(model, x: np.ndarray, y: np.ndarray):
