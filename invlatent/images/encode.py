@@ -1,0 +1,244 @@
+"""Encoding images with a trained (or a foreign TorchScript / torch.export) encoder."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+
+import numpy as np
+import torch
+
+from invlatent.action import Action
+from invlatent.errors import InvlatentError
+from invlatent.images.data import SPLIT_NAMES, ImageData, load_data
+from invlatent.images.models import limit_threads, load_model, resolve_device
+from invlatent.images.progress import progress_bar
+from invlatent.images.rotate import (
+    draw_angles,
+    element_indices,
+    parse_rotate,
+    rotate_images,
+    with_copies,
+)
+from invlatent.latentfile import LatentFile, make_step
+
+
+def encode_checkpoint(
+    model: str,
+    data: str,
+    *,
+    rotate: str,
+    copies: int,
+    permute: str,
+    layer: str | None,
+    split: str,
+    limit: int | None,
+    batch_size: int,
+    seed: int,
+    device: str,
+) -> LatentFile:
+    """Latents of a named layer (default: the model's) of an invlatent-trained image model."""
+    _refuse_permute(permute)
+    net, config = load_model(model, device)
+    layer = layer or net.default_layer
+    if layer not in net.layer_names:
+        raise InvlatentError(
+            f"--layer {layer!r}: this model has layers {', '.join(net.layer_names)}"
+        )
+    images = _select(load_data(data), split, limit, config)
+    action = Action.parse(net.layer_action(layer))
+    opts = dict(data=data, rotate=rotate, copies=copies, layer=layer, split=split, limit=limit)
+    return _encode(
+        lambda x: net.encode(x, layer), images, action, model, opts, seed, batch_size, device
+    )
+
+
+def encode_torchscript(
+    model: str,
+    data: str,
+    *,
+    action: str,
+    rotate: str,
+    copies: int,
+    permute: str,
+    layer: str | None,
+    split: str,
+    limit: int | None,
+    batch_size: int,
+    seed: int,
+    device: str,
+) -> LatentFile:
+    """Latents of a foreign encoder (TorchScript or torch.export) with a declared output action.
+
+    The encoder receives float32 images ``(B, C, H, W)`` in [0, 1] and must return ``z`` of
+    the shape the action needs (``(B, F, N)`` for ``cN``, ``(B, D)`` for ``so2``/``trivial``).
+    """
+    _refuse_permute(permute)
+    if layer:
+        raise InvlatentError(
+            "--layer applies to invlatent checkpoints, not to a TorchScript encoder"
+        )
+    act = Action.parse(action)
+    net = load_foreign(model, device)
+    images = _select(load_data(data), split, limit, None)
+    opts = dict(data=data, rotate=rotate, copies=copies, split=split, limit=limit, torchscript=True)
+    return _encode(_guarded(net), images, act, model, opts, seed, batch_size, device)
+
+
+def _guarded(net):
+    """Report a foreign encoder's failure on a batch as one line instead of a traceback."""
+
+    def run(x: torch.Tensor):
+        try:
+            return net(x)
+        except Exception as e:  # foreign code: any exception is the user's model failing
+            first = (str(e).strip().splitlines() or [type(e).__name__])[0]
+            raise InvlatentError(
+                f"the encoder failed on a batch of shape {list(x.shape)}: {first} "
+                "(an exported program needs a dynamic batch dimension or a matching --batch-size)"
+            ) from None
+
+    return run
+
+
+def load_foreign(path: str, device: str):
+    """A TorchScript module or a ``torch.export`` archive, as a callable on ``device``."""
+    dev = resolve_device(device)
+    try:
+        return torch.jit.load(path, map_location=dev).eval()
+    except FileNotFoundError:
+        raise InvlatentError(f"{path}: no such file") from None
+    except (RuntimeError, ValueError):
+        pass
+    try:
+        return torch.export.load(path).module().to(dev)
+    except Exception as e:  # torch.export raises many kinds of errors for foreign files
+        raise InvlatentError(
+            f"{path}: neither a TorchScript file nor a torch.export archive ({type(e).__name__})"
+        ) from None
+
+
+def _refuse_permute(permute: str) -> None:
+    if permute != "none":
+        raise InvlatentError("--permute applies to molecules; rotate images with --rotate")
+
+
+def _select(data: ImageData, split: str, limit: int | None, config: dict | None) -> ImageData:
+    """The requested split, at most ``limit`` rows, checked against the model's input shape."""
+    part = data.part(split)
+    if limit is not None:
+        if limit < 1:
+            raise InvlatentError(f"--limit must be at least 1, got {limit}")
+        part = part.take(np.arange(min(limit, len(part.labels))))
+    if config is not None:
+        want = [config["in_channels"], *config["image_size"]]
+        if list(part.x.shape[1:]) != want:
+            raise InvlatentError(
+                f"{data.name}: images of shape {list(part.x.shape[1:])}, "
+                f"the model was trained on {want}"
+            )
+    return part
+
+
+def _encode(
+    fn,
+    images: ImageData,
+    action: Action,
+    model_path: str,
+    opts: dict,
+    seed: int,
+    batch_size: int,
+    device: str,
+) -> LatentFile:
+    spec = parse_rotate(opts["rotate"])
+    if batch_size < 1:
+        raise InvlatentError(f"--batch-size must be at least 1, got {batch_size}")
+    rows = with_copies(len(images.labels), opts["copies"])
+    angles = draw_angles(spec, len(rows), np.random.default_rng(seed))
+    z = run_encoder(fn, images.x, rows, angles, batch_size, resolve_device(device), action)
+    g, g_kind = _elements(angles, action)
+    step = make_step(
+        "encode",
+        {**opts, "batch_size": batch_size},
+        inputs=[(model_path, _sha256(model_path))],
+        seed=seed,
+    )
+    return LatentFile(
+        z=z,
+        action=action,
+        labels=images.labels[rows],
+        ids=images.ids[rows],
+        g=g,
+        g_kind=g_kind,
+        extra={"split": images.split[rows]},
+        history=[step],
+        meta={
+            "split_names": json.dumps(SPLIT_NAMES),
+            "class_names": json.dumps(images.class_names),
+        },
+    )
+
+
+def run_encoder(
+    fn,
+    x: np.ndarray,
+    rows: np.ndarray,
+    angles: np.ndarray,
+    batch: int,
+    device: torch.device,
+    action: Action,
+) -> np.ndarray:
+    """Rotate and encode ``x[rows]`` batch by batch; progress on stderr; returns float32 ``z``."""
+    limit_threads()
+    parts = []
+    t0 = time.perf_counter()
+    with torch.no_grad(), progress_bar(len(rows), "encode") as advance:
+        for i in range(0, len(rows), batch):
+            xb = rotate_images(x[rows[i : i + batch]], angles[i : i + batch])
+            out = fn(torch.from_numpy(xb).to(device))
+            parts.append(_check_output(out, action, len(xb)))
+            advance(len(xb))
+    z = np.concatenate(parts)
+    _say(
+        f"encoded {len(z)} images into z {list(z.shape)} ({action}) "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
+    return z
+
+
+def _check_output(out, action: Action, b: int) -> np.ndarray:
+    if not isinstance(out, torch.Tensor):
+        raise InvlatentError(f"the encoder returned {type(out).__name__}, expected one tensor")
+    z = out.detach().float().cpu().numpy()
+    problem = (
+        action.shape_problem(z.shape)
+        if z.shape[:1] == (b,)
+        else f"{b} rows expected, got {list(z.shape)}"
+    )
+    if problem:
+        raise InvlatentError(f"the encoder's output does not fit the declared action: {problem}")
+    return z
+
+
+def _elements(angles: np.ndarray, action: Action) -> tuple[np.ndarray, str]:
+    """``g``: rotation indices when every angle is a rotation of a cN/dN action, else angles."""
+    if action.kind in ("cyclic", "dihedral"):
+        k = element_indices(angles, action.order)
+        if k is not None:
+            return k, "index"
+    return angles.astype(np.float64), "angle"
+
+
+def _sha256(path: str) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _say(message: str) -> None:
+    import sys
+
+    print(message, file=sys.stderr)

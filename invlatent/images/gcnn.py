@@ -1,0 +1,84 @@
+"""A C_N / D_N group CNN classifier whose latent layers are regular fields ``(B, F, G)``."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from invlatent.action import Action
+from invlatent.images.gconv import (
+    FieldNorm,
+    GroupConv,
+    LiftingConv,
+    group_max,
+    spatial_max_pool,
+    spatial_mean,
+)
+
+DEFAULT_BLOCKS = [[8, 5, True], [12, 3, False], [12, 3, True], [16, 3, False], [16, 3, False]]
+
+
+class GCNN(nn.Module):
+    """Lifting conv, group convs (norm + ReLU, optional 2×2 pooling), then group pooling → linear.
+
+    ``blocks`` lists ``[fields, kernel, pool_after]``. Named layers: ``block1``… (each block's
+    output averaged over the plane, regular fields ``(B, F, G)``), ``invariant`` (the max over
+    the group, ``(B, F)``) and ``logits``. The default latent is the last block.
+    """
+
+    def __init__(
+        self, group: str, in_channels: int, n_classes: int, blocks=None, hidden: int = 0
+    ) -> None:
+        super().__init__()
+        self.action = Action.parse(group)
+        if self.action.kind not in ("cyclic", "dihedral"):
+            raise ValueError(f"a group CNN needs a cN or dN group, got {group!r}")
+        self.blocks_spec = [list(b) for b in (blocks or DEFAULT_BLOCKS)]
+        convs, norms, fields = [], [], None
+        for width, kernel, _ in self.blocks_spec:
+            conv = (
+                LiftingConv(self.action, in_channels, width, kernel)
+                if fields is None
+                else GroupConv(self.action, fields, width, kernel)
+            )
+            convs.append(conv)
+            norms.append(FieldNorm(width))
+            fields = width
+        self.convs, self.norms = nn.ModuleList(convs), nn.ModuleList(norms)
+        self.head = _head(fields, hidden, n_classes)
+
+    @property
+    def layer_names(self) -> list[str]:
+        return [f"block{i + 1}" for i in range(len(self.convs))] + ["invariant", "logits"]
+
+    @property
+    def default_layer(self) -> str:
+        return f"block{len(self.convs)}"
+
+    def layer_action(self, layer: str) -> str:
+        """The group action on a named layer's output."""
+        return str(self.action) if layer.startswith("block") else "trivial"
+
+    def encode(self, x: torch.Tensor, layer: str) -> torch.Tensor:
+        """The output of a named layer for images ``x`` ``(B, C, H, W)``."""
+        stop = int(layer[5:]) if layer.startswith("block") else len(self.convs)
+        h = x
+        for i in range(stop):
+            h = torch.relu(self.norms[i](self.convs[i](h)))
+            if self.blocks_spec[i][2] and i + 1 < stop:
+                h = spatial_max_pool(h)
+        z = spatial_mean(h)
+        if layer.startswith("block"):
+            return z
+        inv = group_max(z)
+        return inv if layer == "invariant" else self.head(inv)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.encode(x, "logits")
+
+
+def _head(features: int, hidden: int, n_classes: int) -> nn.Module:
+    """Linear classifier on invariant features, with one hidden layer when ``hidden`` > 0."""
+    if hidden <= 0:
+        return nn.Linear(features, n_classes)
+    return nn.Sequential(nn.Linear(features, hidden), nn.ReLU(), nn.Linear(hidden, n_classes))

@@ -1,0 +1,130 @@
+"""Rotating (and reflecting) images about their centre, and the ``--rotate`` option that does it.
+
+Conventions shared by the data, the group-CNN filters and ``check``: pixel ``(i, j)`` has
+Cartesian coordinates ``x = j - c_w``, ``y = c_h - i`` about the centre ``c = (size - 1) / 2``;
+a positive angle turns the picture counter-clockwise as displayed; the reflection ``f`` mirrors
+left-right (``x -> -x``); the element ``r^k f^m`` reflects first, then rotates. A transformed
+image is ``(g·x)(p) = x(g⁻¹ p)``, sampled bilinearly with zeros outside. Sample points that land
+within 1e-6 of the pixel grid are snapped onto it, so multiples of 90° are exact permutations.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from invlatent.errors import InvlatentError
+
+_SNAP = 1e-6
+
+
+@dataclass(frozen=True)
+class RotateSpec:
+    """A parsed ``--rotate`` value: ``none``, ``random``, ``cN`` or an explicit angle list."""
+
+    kind: str
+    order: int = 0
+    angles: tuple[float, ...] = ()
+
+    def __str__(self) -> str:
+        if self.kind == "cyclic":
+            return f"c{self.order}"
+        if self.kind == "angles":
+            return "angles=" + ",".join(f"{np.degrees(a):g}" for a in self.angles)
+        return self.kind
+
+
+def parse_rotate(text: str) -> RotateSpec:
+    """Parse ``none``, ``random``, ``cN`` (N >= 1) or ``angles=a,b,...`` (degrees)."""
+    s = str(text).strip().lower().replace(" ", "")
+    if s in ("none", "random"):
+        return RotateSpec(s)
+    if s.startswith("c") and s[1:].isdigit() and int(s[1:]) >= 1:
+        return RotateSpec("cyclic", order=int(s[1:]))
+    if s.startswith("angles="):
+        try:
+            degs = [float(a) for a in s[len("angles=") :].split(",") if a]
+        except ValueError:
+            degs = []
+        if degs:
+            return RotateSpec("angles", angles=tuple(np.radians(degs).tolist()))
+    raise InvlatentError(
+        f"--rotate {text!r}: expected none, random, cN (e.g. c8) or angles=A,B,... in degrees"
+    )
+
+
+def draw_angles(spec: RotateSpec, n: int, rng: np.random.Generator) -> np.ndarray:
+    """One angle (radians, float64) per sample: random ones from ``rng``, or the listed ones."""
+    if spec.kind == "none":
+        return np.zeros(n)
+    if spec.kind == "random":
+        return rng.uniform(0.0, 2 * np.pi, size=n)
+    if spec.kind == "cyclic":
+        return 2 * np.pi * rng.integers(0, spec.order, size=n) / spec.order
+    return np.asarray(spec.angles)[rng.integers(0, len(spec.angles), size=n)]
+
+
+def element_indices(angles: np.ndarray, order: int) -> np.ndarray | None:
+    """Angles as indices k of r^k among ``order`` rotations (None if an angle is none of them)."""
+    steps = np.asarray(angles) * order / (2 * np.pi)
+    k = np.round(steps)
+    if not np.all(np.abs(steps - k) < 1e-9):
+        return None
+    return (k.astype(np.int64) % order).astype(np.int64)
+
+
+def source_coords(h: int, w: int, angles: np.ndarray, flips: np.ndarray | None = None):
+    """Row/column (float64, shape ``(B, h, w)``) that each output pixel samples for ``g⁻¹ p``."""
+    angles = np.asarray(angles, dtype=np.float64).reshape(-1, 1, 1)
+    ch, cw = (h - 1) / 2, (w - 1) / 2
+    x = np.arange(w)[None, None, :] - cw
+    y = ch - np.arange(h)[None, :, None]
+    cos, sin = np.cos(angles), np.sin(angles)
+    xs, ys = cos * x + sin * y, -sin * x + cos * y  # R(-angle) p
+    if flips is not None:
+        xs = np.where(np.asarray(flips).reshape(-1, 1, 1).astype(bool), -xs, xs)
+    rows, cols = _snap(ch - ys), _snap(xs + cw)
+    return rows, cols
+
+
+def _snap(v: np.ndarray) -> np.ndarray:
+    r = np.round(v)
+    return np.where(np.abs(v - r) < _SNAP, r, v)
+
+
+def rotate_images(x: np.ndarray, angles: np.ndarray, flips: np.ndarray | None = None) -> np.ndarray:
+    """Transform images ``(B, C, H, W)`` by one element per row (bilinear, zeros outside)."""
+    b, c, h, w = x.shape
+    rows, cols = source_coords(h, w, angles, flips)
+    r0, c0 = np.floor(rows), np.floor(cols)
+    fr, fc = (rows - r0).astype(x.dtype), (cols - c0).astype(x.dtype)
+    r0, c0 = r0.astype(np.intp), c0.astype(np.intp)
+    flat = x.reshape(b, c, h * w)
+    out = np.zeros_like(x)
+    for dr, dc, wt in (
+        (0, 0, (1 - fr) * (1 - fc)),
+        (0, 1, (1 - fr) * fc),
+        (1, 0, fr * (1 - fc)),
+        (1, 1, fr * fc),
+    ):
+        rr, cc = r0 + dr, c0 + dc
+        ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w) & (wt != 0)
+        idx = np.where(ok, rr * w + cc, 0).reshape(b, 1, h * w)
+        vals = np.take_along_axis(flat, np.broadcast_to(idx, (b, c, h * w)), axis=2)
+        out += (vals.reshape(b, c, h, w) * np.where(ok, wt, 0)[:, None]).astype(x.dtype)
+    return out
+
+
+def transform_matrix(size: int, angle: float, flip: bool = False) -> np.ndarray:
+    """Matrix ``M`` ``(size², size²)`` with ``vec(g·k) = M vec(k)`` for a square filter ``k``."""
+    eye = np.eye(size * size).reshape(size * size, 1, size, size)
+    cols = rotate_images(eye, np.full(size * size, angle), np.full(size * size, flip))
+    return cols.reshape(size * size, size * size).T
+
+
+def with_copies(n: int, copies: int) -> np.ndarray:
+    """Source row of each output row when every sample gets ``copies`` consecutive copies."""
+    if copies < 1:
+        raise InvlatentError(f"--copies must be at least 1, got {copies}")
+    return np.repeat(np.arange(n), copies)
