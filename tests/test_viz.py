@@ -364,3 +364,12 @@ def test_umap_is_seeded_records_its_parameters_and_places_orbits(cli, tmp_path):
     assert (
         runs[0].extra["orbit_xy"].shape == (16, 2) and np.isfinite(runs[0].extra["orbit_xy"]).all()
     )
+
+
+def test_orbit_objects_take_turns_over_classes():
+    from invlatent.viz._orbits import choose
+
+    labels = np.repeat([0, 1, 2], [50, 30, 20])
+    picked = choose(np.arange(100), 6, seed=1, labels=labels)
+    assert np.bincount(labels[picked]).tolist() == [2, 2, 2]
+    np.testing.assert_array_equal(picked, choose(np.arange(100), 6, seed=1, labels=labels))

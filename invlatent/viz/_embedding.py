@@ -2,8 +2,9 @@
 
 Extra points (orbit members) are placed the way the panel's data are: PCA and UMAP fit on the
 data and ``transform`` the extras; t-SNE has no ``transform``, so it embeds data and extras
-together. Identical extra rows are embedded once, so an orbit that an invariant projection maps
-to one vector is drawn as exactly one point.
+together. Extra rows that agree to within ``TOLERANCE`` (relative to the data's largest entry,
+well above float32 rounding) are embedded once, so an orbit that an invariant projection maps to
+one vector is drawn as exactly one point by every method.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from invlatent.errors import InvlatentError
 
 METHODS = ("pca", "umap", "tsne")
 NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
+TOLERANCE = 1e-5
 
 
 @dataclass(frozen=True)
@@ -69,11 +71,17 @@ def embed(x: np.ndarray, extra: np.ndarray, settings: Settings) -> Embedding:
         raise InvlatentError(
             f"an embedding needs at least 3 points with 2 features, got {x.shape[0]} x {x.shape[1]}"
         )
-    uniq, back = np.unique(extra, axis=0, return_inverse=True)
+    first, back = _distinct(extra, TOLERANCE * (np.abs(x).max() or 1.0))
     run = {"pca": _pca, "umap": _umap, "tsne": _tsne}[settings.method]
-    emb = run(x, uniq, settings)
-    emb.extra_xy = emb.extra_xy[back.reshape(-1)]
+    emb = run(x, extra[first], settings)
+    emb.extra_xy = emb.extra_xy[back]
     return emb
+
+
+def _distinct(rows: np.ndarray, tol: float) -> tuple[np.ndarray, np.ndarray]:
+    """Representatives of rows equal up to ``tol`` (on a grid), and each row's representative."""
+    _, first, back = np.unique(np.round(rows / tol), axis=0, return_index=True, return_inverse=True)
+    return first, back.reshape(-1)
 
 
 def _pca(x: np.ndarray, extra: np.ndarray, s: Settings) -> Embedding:

@@ -65,6 +65,7 @@ def _scatter(ax, panel: Panel, values, coloring: Coloring, seed: int):
 def _draw_orbits(ax, panel: Panel) -> None:
     """Each orbit's members joined in element order (loops), or to the first member (stars)."""
     orb, pts = panel.orbits, panel.embedding.extra_xy
+    size = 34 if len(orb.obj) <= 12 * len(np.unique(orb.obj)) else 18
     for k in np.unique(orb.obj):
         mine = orb.obj == k
         for path in np.unique(orb.path[mine]):
@@ -74,7 +75,7 @@ def _draw_orbits(ax, panel: Panel) -> None:
             pts[mine, 0],
             pts[mine, 1],
             marker=MARKERS[k % len(MARKERS)],
-            s=34,
+            s=size,
             facecolor="white",
             edgecolor="black",
             linewidths=0.9,
@@ -134,7 +135,7 @@ def _key(fig, axes, coloring: Coloring, mappable, panels: list[Panel]) -> None:
             loc="outside right upper",
             fontsize=8,
             frameon=False,
-            title=coloring.label or None,
+            title=coloring.label if coloring.kind == "classes" else None,
             title_fontsize=8,
         )
     if coloring.kind == "continuous" and mappable is not None:

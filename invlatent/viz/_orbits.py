@@ -102,9 +102,16 @@ def repeated_ids(ids: np.ndarray | None) -> np.ndarray:
     return values[counts > 1]
 
 
-def choose(candidates: np.ndarray, k: int, seed: int) -> np.ndarray:
-    """``k`` of ``candidates`` (all when fewer), seeded, in a stable order."""
+def choose(candidates: np.ndarray, k: int, seed: int, labels: np.ndarray | None = None):
+    """``k`` of ``candidates`` (all when fewer), seeded; with ``labels``, classes take turns."""
+    candidates = np.asarray(candidates)
     if k >= len(candidates):
-        return np.asarray(candidates)
-    rng = np.random.default_rng(seed)
-    return np.asarray(candidates)[np.sort(rng.choice(len(candidates), size=k, replace=False))]
+        return candidates
+    order = np.random.default_rng(seed).permutation(len(candidates))
+    if labels is not None:
+        lab = np.asarray(labels)[order]
+        rank = np.zeros(len(lab), dtype=np.int64)
+        for c in np.unique(lab):
+            rank[lab == c] = np.arange(int((lab == c).sum()))
+        order = order[np.argsort(rank, kind="stable")]
+    return candidates[np.sort(order[:k])]

@@ -73,6 +73,10 @@ def _labels(lf: LatentFile) -> np.ndarray | None:
     return None if lf.labels is None else np.asarray(lf.labels)
 
 
+def _labels_at(lf: LatentFile, rows: np.ndarray) -> np.ndarray | None:
+    return None if lf.labels is None else np.asarray(lf.labels)[rows]
+
+
 def _panel(file, lf, rows, orbits, mismatch, opts: Options) -> Panel:
     x = flatten(lf.z[rows], None if lf.mask is None else lf.mask[rows])
     extra = flatten(orbits.z, orbits.mask) if orbits is not None else np.zeros((0, x.shape[1]))
@@ -94,11 +98,19 @@ def _plan_orbits(files, lfs, rows, opts: Options) -> list[tuple[Orbits, float | 
     if opts.orbit_source != "group":
         shared = _shared_repeated_ids(lfs)
         if len(shared):
-            chosen = choose(shared, opts.orbits, opts.settings.seed)
+            chosen = choose(shared, opts.orbits, opts.settings.seed, _id_labels(lfs[0], shared))
             return [(copy_orbits(lf.ids, lf.z, lf.mask, chosen, lf.g), None) for lf in lfs]
         if opts.orbit_source == "ids":
             raise InvlatentError("--orbit-source ids: no id occurs more than once in every input")
     return [_group_orbits(i, files, lfs, rows, opts) for i in range(len(lfs))]
+
+
+def _id_labels(lf: LatentFile, ids: np.ndarray) -> np.ndarray | None:
+    """The label of the first row of each id (copies of one object share its label)."""
+    if lf.labels is None:
+        return None
+    values, first = np.unique(np.asarray(lf.ids), return_index=True)
+    return np.asarray(lf.labels)[first[np.searchsorted(values, ids)]]
 
 
 def _shared_repeated_ids(lfs: list[LatentFile]) -> np.ndarray:
@@ -112,7 +124,7 @@ def _group_orbits(i, files, lfs, rows, opts: Options) -> tuple[Orbits, float | N
     seed, k, size = opts.settings.seed, opts.orbits, opts.orbit_size
     file, lf = files[i], lfs[i]
     if not lf.action.is_invariant:
-        picked = choose(rows[i], k, seed)
+        picked = choose(rows[i], k, seed, _labels_at(lf, rows[i]))
         return group_orbits(lf.action, lf.z, lf.mask, picked, size, seed), None
     src = find_source(lf, lfs)
     if src is None:
@@ -120,7 +132,8 @@ def _group_orbits(i, files, lfs, rows, opts: Options) -> tuple[Orbits, float | N
             f"{file}: cannot draw orbits: its action is trivial, no id repeats, and the file it "
             "was projected from is not among the inputs (add the raw file to the command)"
         )
-    picked = choose(rows[next(j for j, o in enumerate(lfs) if o is src)], k, seed)
+    src_rows = rows[next(j for j, o in enumerate(lfs) if o is src)]
+    picked = choose(src_rows, k, seed, _labels_at(src, src_rows))
     raw = group_orbits(src.action, src.z, src.mask, picked, size, seed)
     z = project_like(projection_step(lf), src.action, raw.z, raw.mask)
     return replace(raw, z=z, mask=None, source="group+project"), _mismatch(lf, picked, z, raw)
