@@ -104,12 +104,13 @@ def _act_fields(action: Action, y: np.ndarray, i: int) -> np.ndarray:
     return _transform(moved.reshape(b, f * g, h, w), action, i).reshape(b, f, g, h, w)
 
 
+@pytest.mark.parametrize("basis", gconv.BASES)
 @pytest.mark.parametrize("group", EXACT)
-def test_lifting_and_group_conv_are_exactly_equivariant(group, rng):
+def test_lifting_and_group_conv_are_exactly_equivariant(group, basis, rng):
     torch.manual_seed(0)
     action = Action.parse(group)
-    lift = gconv.LiftingConv(action, 2, 3, 5)
-    conv = gconv.GroupConv(action, 3, 4, 3)
+    lift = gconv.LiftingConv(action, 2, 3, 5, basis)
+    conv = gconv.GroupConv(action, 3, 4, 3, basis)
     x = _x(rng)
     assert _equivariance_error(lift, action, x) < 1e-5
     h = lift(torch.from_numpy(x)).detach().numpy()
@@ -166,22 +167,36 @@ def test_shifting_the_group_axis_wrongly_is_detected(rng):
     assert _rel(zg, act(action, z, np.full(2, 3))[0]) > 1e-2
 
 
-def test_c8_layers_are_approximately_equivariant_on_smooth_images():
-    """C8 filters rotate by interpolation: small but non-zero error at 45°, exact at 90°."""
+def _c8_errors(basis: str) -> list[float]:
+    """Relative equivariance errors of a random C8 network per element, on smooth blobs."""
     action = Action.parse("c8")
     torch.manual_seed(0)
-    net = GCNN("c8", 1, 10, [[4, 5, True], [4, 3, False]]).eval()
+    net = GCNN("c8", 1, 10, [[4, 5, True], [4, 3, False]], basis=basis).eval()
     yy, xx = np.mgrid[:16, :16]
     x = np.stack([np.exp(-((yy - 7.5 - s) ** 2 + (xx - 7.5 + s) ** 2) / 6) for s in (0, 1, 2)])
     x = x[:, None].astype(np.float32)
     with torch.no_grad():
         z = net.encode(torch.from_numpy(x), "block2").numpy()
-        errs = [
+        return [
             _rel(
                 net.encode(torch.from_numpy(_transform(x, action, i)), "block2").numpy(),
                 act(action, z, np.full(3, i))[0],
             )
             for i in range(8)
         ]
-    assert max(errs[0::2]) < 1e-5
-    assert 1e-4 < max(errs[1::2]) < 0.5
+
+
+def test_c8_layers_are_approximately_equivariant_and_the_harmonic_basis_helps():
+    """C8 filters turn by 45° only approximately on the grid; exact at 90°. Measured, not hidden."""
+    harmonic, pixel = _c8_errors("harmonic"), _c8_errors("pixel")
+    assert max(harmonic[0::2]) < 1e-5 and max(pixel[0::2]) < 1e-5
+    assert 1e-4 < max(harmonic[1::2]) < 0.1
+    assert max(harmonic[1::2]) < max(pixel[1::2]) / 3
+
+
+def test_harmonic_basis_is_a_rotation_of_the_identity_basis_at_quarter_turns():
+    base = gconv.harmonic_basis(5)
+    assert np.linalg.matrix_rank(base) == base.shape[1]
+    m = transform_matrix(5, np.pi / 2)
+    assert np.array_equal(m @ base, gconv.harmonic_basis(5, np.pi / 2))
+    assert np.array_equal(transform_matrix(5, 0.0, True) @ base, gconv.harmonic_basis(5, 0.0, True))

@@ -43,6 +43,9 @@ def gcnn(
     epochs: Epochs = 20,
     widths: Annotated[str, Opt(help="Fields per block, comma-separated.")] = "8,12,12,16,16",
     hidden: Hidden = 0,
+    basis: Annotated[
+        str, Opt(help="Filter basis: harmonic (rotates smoothly) or pixel (bilinear).")
+    ] = "harmonic",
     batch_size: BatchSize = 64,
     lr: Lr = 3e-3,
     augment: Augment = "rotate",
@@ -55,7 +58,7 @@ def gcnn(
 
     if Action.parse(group).kind not in ("cyclic", "dihedral"):
         fail(f"--group {group!r}: a group CNN needs cN or dN (e.g. c4, c8, c16, d4)")
-    _run(output, arch="gcnn", group=str(Action.parse(group)), **_common(locals()))
+    _run(output, arch="gcnn", group=str(Action.parse(group)), basis=basis, **_common(locals()))
 
 
 @cli_errors

@@ -21,13 +21,20 @@ DEFAULT_BLOCKS = [[8, 5, True], [12, 3, False], [12, 3, True], [16, 3, False], [
 class GCNN(nn.Module):
     """Lifting conv, group convs (norm + ReLU, optional 2×2 pooling), then group pooling → linear.
 
-    ``blocks`` lists ``[fields, kernel, pool_after]``. Named layers: ``block1``… (each block's
+    ``blocks`` lists ``[fields, kernel, pool_after]``; ``basis`` is the filter basis of
+    ``gconv`` (``harmonic`` or ``pixel``). Named layers: ``block1``… (each block's
     output averaged over the plane, regular fields ``(B, F, G)``), ``invariant`` (the max over
     the group, ``(B, F)``) and ``logits``. The default latent is the last block.
     """
 
     def __init__(
-        self, group: str, in_channels: int, n_classes: int, blocks=None, hidden: int = 0
+        self,
+        group: str,
+        in_channels: int,
+        n_classes: int,
+        blocks=None,
+        hidden: int = 0,
+        basis: str = "harmonic",
     ) -> None:
         super().__init__()
         self.action = Action.parse(group)
@@ -37,9 +44,9 @@ class GCNN(nn.Module):
         convs, norms, fields = [], [], None
         for width, kernel, _ in self.blocks_spec:
             conv = (
-                LiftingConv(self.action, in_channels, width, kernel)
+                LiftingConv(self.action, in_channels, width, kernel, basis)
                 if fields is None
-                else GroupConv(self.action, fields, width, kernel)
+                else GroupConv(self.action, fields, width, kernel, basis)
             )
             convs.append(conv)
             norms.append(FieldNorm(width))

@@ -5,9 +5,18 @@ group elements (index ``i = m·N + k`` for ``r^k f^m``, the encoding of ``invlat
 and the plane. The group acts by transforming the plane and shifting the group axis,
 ``(u·f)(g, p) = f(u⁻¹g, u⁻¹p)``, the regular representation of ``invlatent.groups.act``.
 
-Filters are transformed by a fixed matrix per group element (``rotate.transform_matrix``): for
-multiples of 90° and for the reflection that matrix is a permutation, so C4 and D4 layers are
-exactly equivariant; other rotations interpolate bilinearly and are only approximately so.
+A filter is a combination of basis functions, and each group element has a fixed matrix that
+gives the transformed filter on the pixel grid (``filter_transforms``). Two bases:
+
+- ``pixel``: one basis function per pixel; a filter is turned by bilinear interpolation
+  (``rotate.transform_matrix``).
+- ``harmonic`` (the default): rings of radius r = 0, 1, … with Gaussian profiles times
+  cos/sin(jφ), j ≤ r, evaluated at the rotated points, so rotating a filter is exact before
+  sampling; a band limit that keeps the 45° error of C8 layers about ten times lower than
+  ``pixel`` (measured in ``docs/images.md``).
+
+For multiples of 90° and for the reflection both give exact permutations of the grid, so C4
+and D4 layers are exactly equivariant; other rotations are only approximately so.
 """
 
 from __future__ import annotations
@@ -21,7 +30,10 @@ from torch import nn
 
 from invlatent.action import Action
 from invlatent.groups import regular_permutations
-from invlatent.images.rotate import transform_matrix
+from invlatent.images.rotate import snap, transform_matrix
+
+BASES = ("harmonic", "pixel")
+RING_SIGMA = 0.5
 
 
 def group_elements(action: Action) -> list[tuple[float, bool]]:
@@ -31,10 +43,42 @@ def group_elements(action: Action) -> list[tuple[float, bool]]:
     return [(2 * math.pi * k / n, m) for m in flips for k in range(n)]
 
 
-def filter_transforms(action: Action, size: int) -> torch.Tensor:
-    """Matrices ``(G, size², size²)`` transforming a flattened filter by each group element."""
-    mats = [transform_matrix(size, a, f) for a, f in group_elements(action)]
+def filter_transforms(action: Action, size: int, basis: str = "harmonic") -> torch.Tensor:
+    """Matrices ``(G, size², n_basis)``: basis coefficients → the filter transformed by each g."""
+    if basis == "pixel":
+        mats = [transform_matrix(size, a, f) for a, f in group_elements(action)]
+    elif basis == "harmonic":
+        mats = [harmonic_basis(size, a, f) for a, f in group_elements(action)]
+    else:
+        raise ValueError(f"unknown filter basis {basis!r}: expected one of {', '.join(BASES)}")
     return torch.from_numpy(np.stack(mats).astype(np.float32))
+
+
+def harmonic_basis(size: int, angle: float = 0.0, flip: bool = False) -> np.ndarray:
+    """Ring harmonics ``(size², n)`` sampled at ``g⁻¹p``: exp(-(ρ-r)²/2σ²)·cos/sin(jφ), j ≤ r.
+
+    Columns are scaled to unit norm at the identity.
+    """
+    return _ring_harmonics(size, angle, flip) / np.linalg.norm(_ring_harmonics(size), axis=0)
+
+
+def _ring_harmonics(size: int, angle: float = 0.0, flip: bool = False) -> np.ndarray:
+    """Unscaled ring harmonics at ``g⁻¹p``; those with j ≥ 1 vanish at the centre (no angle)."""
+    c = (size - 1) / 2
+    x = np.tile(np.arange(size) - c, size)
+    y = np.repeat(c - np.arange(size), size)
+    cos, sin = math.cos(angle), math.sin(angle)
+    xs, ys = snap(cos * x + sin * y), snap(-sin * x + cos * y)
+    xs = -xs if flip else xs
+    rho, phi = np.hypot(xs, ys), np.arctan2(ys, xs)
+    cols = []
+    for r in range(int(c) + 1):
+        ring = np.exp(-((rho - r) ** 2) / (2 * RING_SIGMA**2))
+        cols.append(ring)
+        for j in range(1, r + 1):
+            cols += [np.where(rho > 0, ring * np.cos(j * phi), 0.0)]
+            cols += [np.where(rho > 0, ring * np.sin(j * phi), 0.0)]
+    return np.stack(cols, axis=1)
 
 
 def _init(weight: torch.Tensor, fan_in: int) -> None:
@@ -44,18 +88,22 @@ def _init(weight: torch.Tensor, fan_in: int) -> None:
 class LiftingConv(nn.Module):
     """Plane → group: ``out(g) = corr(x, g·ψ)``; ``(B, C, H, W)`` → ``(B, F, G, H, W)``."""
 
-    def __init__(self, action: Action, in_channels: int, fields: int, kernel: int) -> None:
+    def __init__(
+        self, action: Action, in_channels: int, fields: int, kernel: int, basis: str = "harmonic"
+    ) -> None:
         super().__init__()
         self.action, self.kernel, self.fields = action, kernel, fields
-        self.weight = nn.Parameter(torch.empty(fields, in_channels, kernel, kernel))
+        transforms = filter_transforms(action, kernel, basis)
+        self.register_buffer("transforms", transforms, persistent=False)
+        self.weight = nn.Parameter(torch.empty(fields, in_channels, transforms.shape[-1]))
         self.bias = nn.Parameter(torch.zeros(fields))
-        self.register_buffer("transforms", filter_transforms(action, kernel), persistent=False)
-        _init(self.weight, in_channels * kernel * kernel)
+        _init(self.weight, in_channels * transforms.shape[-1])
 
     def filters(self) -> torch.Tensor:
         """The transformed filter bank ``(F·G, C, k, k)``."""
-        f, c, k, _ = self.weight.shape
-        w = torch.einsum("gpq,fcq->fgcp", self.transforms, self.weight.reshape(f, c, k * k))
+        f, c, _ = self.weight.shape
+        k = self.kernel
+        w = torch.einsum("gpq,fcq->fgcp", self.transforms, self.weight)
         return w.reshape(f * self.transforms.shape[0], c, k, k)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -67,25 +115,29 @@ class LiftingConv(nn.Module):
 class GroupConv(nn.Module):
     """Group → group: ``out(g) = Σ_h corr(x(h), g·ψ(g⁻¹h))``; F fields in, F' fields out."""
 
-    def __init__(self, action: Action, in_fields: int, fields: int, kernel: int) -> None:
+    def __init__(
+        self, action: Action, in_fields: int, fields: int, kernel: int, basis: str = "harmonic"
+    ) -> None:
         super().__init__()
         self.action, self.kernel, self.fields = action, kernel, fields
         g = action.group_size
-        self.weight = nn.Parameter(torch.empty(fields, in_fields, g, kernel, kernel))
+        transforms = filter_transforms(action, kernel, basis)
+        self.register_buffer("transforms", transforms, persistent=False)
+        self.weight = nn.Parameter(torch.empty(fields, in_fields, g, transforms.shape[-1]))
         self.bias = nn.Parameter(torch.zeros(fields))
-        self.register_buffer("transforms", filter_transforms(action, kernel), persistent=False)
         # regular_permutations[g, h] = index(g⁻¹ h): which filter slice meets input element h
         self.register_buffer(
             "relative",
             torch.from_numpy(regular_permutations(action).astype(np.int64)),
             persistent=False,
         )
-        _init(self.weight, in_fields * g * kernel * kernel)
+        _init(self.weight, in_fields * g * transforms.shape[-1])
 
     def filters(self) -> torch.Tensor:
         """The transformed filter bank ``(F'·G, F·G, k, k)``."""
-        f, c, g, k, _ = self.weight.shape
-        w = self.weight.reshape(f, c, g, k * k)[:, :, self.relative]  # (f, c, g_out, h, k²)
+        f, c, g, _ = self.weight.shape
+        k = self.kernel
+        w = self.weight[:, :, self.relative]  # (f, c, g_out, h, n_basis)
         w = torch.einsum("gpq,fcghq->fgchp", self.transforms, w)
         return w.reshape(f * g, c * g, k, k)
 

@@ -34,6 +34,7 @@ def build_model(config: dict) -> torch.nn.Module:
             config["n_classes"],
             config["blocks"],
             config["hidden"],
+            config.get("basis", "pixel"),
         )
     if arch == "cnn":
         from invlatent.images.cnn import CNN

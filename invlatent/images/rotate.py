@@ -84,13 +84,14 @@ def source_coords(h: int, w: int, angles: np.ndarray, flips: np.ndarray | None =
     xs, ys = cos * x + sin * y, -sin * x + cos * y  # R(-angle) p
     if flips is not None:
         xs = np.where(np.asarray(flips).reshape(-1, 1, 1).astype(bool), -xs, xs)
-    rows, cols = _snap(ch - ys), _snap(xs + cw)
+    rows, cols = snap(ch - ys), snap(xs + cw)
     return rows, cols
 
 
-def _snap(v: np.ndarray) -> np.ndarray:
+def snap(v: np.ndarray) -> np.ndarray:
+    """Values within 1e-6 of an integer, made that integer (so quarter turns stay exact); -0 → 0."""
     r = np.round(v)
-    return np.where(np.abs(v - r) < _SNAP, r, v)
+    return np.where(np.abs(v - r) < _SNAP, r, v) + 0.0
 
 
 def rotate_images(x: np.ndarray, angles: np.ndarray, flips: np.ndarray | None = None) -> np.ndarray:

@@ -18,6 +18,7 @@ import torch.nn.functional as F
 from invlatent import __version__
 from invlatent.errors import InvlatentError
 from invlatent.images.data import SPLIT_SEED, ImageData, load_data
+from invlatent.images.gconv import BASES
 from invlatent.images.models import (
     build_model,
     count_parameters,
@@ -51,6 +52,7 @@ class TrainOptions:
     test_rotate: str = "random"
     widths: list[int] = field(default_factory=list)
     hidden: int = 0
+    basis: str = "harmonic"
 
     def check(self) -> None:
         """Refuse bad values before any data is loaded."""
@@ -65,6 +67,8 @@ class TrainOptions:
                 raise InvlatentError(f"--{name.replace('_', '-')} must be at least 1")
         if not self.lr > 0:
             raise InvlatentError(f"--lr must be positive, got {self.lr}")
+        if self.arch == "gcnn" and self.basis not in BASES:
+            raise InvlatentError(f"--basis {self.basis!r}: expected {' or '.join(BASES)}")
         if any(w < 1 for w in self.widths) or not self.widths:
             raise InvlatentError("--widths must list at least one positive layer width")
 
@@ -107,6 +111,7 @@ def _config(opts: TrainOptions, data: ImageData) -> dict:
         "class_names": data.class_names,
         "blocks": default_blocks(opts.widths, min(h, w)),
         "hidden": opts.hidden,
+        "basis": opts.basis if opts.arch == "gcnn" else None,
         "data": data.describe(),
         "preprocessing": {
             "input": "float32 (B, C, H, W) in [0, 1]",
@@ -114,7 +119,9 @@ def _config(opts: TrainOptions, data: ImageData) -> dict:
             "augment": opts.augment,
             "test_rotate": opts.test_rotate,
         },
-        "training": {k: v for k, v in asdict(opts).items() if k not in ("arch", "group", "data")},
+        "training": {
+            k: v for k, v in asdict(opts).items() if k not in ("arch", "group", "data", "basis")
+        },
         "version": __version__,
     }
 
