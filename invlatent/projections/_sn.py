@@ -17,11 +17,11 @@ def sort(action, z, mask, p):
     b, n, d = z.shape
     keys = _key_order(d, p.key_channel)
     perm = lex_order(z, mask, keys)
-    out = np.take_along_axis(z, perm[:, :, None], axis=1)
+    out = _gather_nodes(z, perm)
     extras = {"perm": perm.astype(np.int64)}
     if mask is not None:
         count = mask.sum(axis=1)
-        out[np.arange(n)[None, :] >= count[:, None]] = 0.0
+        out *= (np.arange(n)[None, :] < count[:, None])[:, :, None]
         extras["n_nodes"] = count.astype(np.int64)
     return out.reshape(b, n * d), extras
 
@@ -32,21 +32,35 @@ def _key_order(d: int, key_channel: int | None) -> list[int]:
     return [key_channel, *[c for c in range(d) if c != key_channel]]
 
 
+def _gather_nodes(z: np.ndarray, perm: np.ndarray) -> np.ndarray:
+    """``z[i, perm[i]]`` for every row, moving whole node vectors as single items (fast)."""
+    b, n, d = z.shape
+    z = np.ascontiguousarray(z)
+    nodes = z.reshape(b * n, d).view(np.dtype((np.void, d * z.itemsize)))[:, 0]
+    index = (perm + (np.arange(b, dtype=np.intp) * n)[:, None]).reshape(-1)
+    return nodes[index].view(z.dtype).reshape(b, n, d)
+
+
 def lex_order(z: np.ndarray, mask, keys: list[int]) -> np.ndarray:
     """Permutation (b, n) sorting the real nodes of each row lexicographically, padded last.
 
     Fast path: one argsort on the first key; only rows with ties there are lexsorted in full.
     """
+    b, n, _ = z.shape
     first = z[:, :, keys[0]]
     if mask is not None:
         first = np.where(mask, first, np.inf)
-    perm = np.argsort(first, axis=1, kind="stable")
+    perm = np.argsort(first, axis=1)
     s = np.take_along_axis(first, perm, axis=1)
     tie = s[:, 1:] == s[:, :-1]
-    if mask is not None:
-        real = np.take_along_axis(mask, perm, axis=1)
-        tie &= real[:, 1:] | real[:, :-1]
-    rows = np.flatnonzero(tie.any(axis=1)) if len(keys) > 1 or mask is not None else []
+    if mask is not None:  # ties among real nodes, or a real +inf that may sit among padded ones
+        count = mask.sum(axis=1)
+        tie &= np.arange(n - 1)[None, :] < (count - 1)[:, None]
+        last = np.take_along_axis(s, np.maximum(count - 1, 0)[:, None], axis=1)[:, 0]
+        tied = tie.any(axis=1) | ((count > 0) & (last == np.inf))
+    else:
+        tied = tie.any(axis=1) if len(keys) > 1 else np.zeros(b, dtype=bool)
+    rows = np.flatnonzero(tied)
     if len(rows):
         perm[rows] = _lexsort_rows(z[rows], None if mask is None else mask[rows], keys)
     return perm
