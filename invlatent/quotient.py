@@ -167,14 +167,17 @@ def _trig_coefficients(freqs, z1, z2):
     return coef
 
 
-def maximise_trig(coef, ks, starts: int = 3, newton_steps: int = 12):
+def maximise_trig(coef, ks, starts: int = 3, newton_steps: int = 12, grid_max: bool = False):
     """Global max of f(θ) = sum_k a_k cos kθ + b_k sin kθ per row: a grid of 32·kmax angles,
-    then Newton steps from the best ``starts`` grid points; returns the best θ."""
+    then Newton steps from the best ``starts`` grid points; returns the best θ (and, with
+    ``grid_max``, the best value on the grid alone)."""
     grid = np.linspace(0.0, 2 * np.pi, 32 * max(ks), endpoint=False)
-    top = np.argsort(-_trig(coef, ks, grid[None, :]), axis=1)[:, :starts]
+    on_grid = _trig(coef, ks, grid[None, :])
+    top = np.argsort(-on_grid, axis=1)[:, :starts]
     theta = _newton(coef, ks, grid[top], grid[1], newton_steps)
     best = _trig(coef, ks, theta).argmax(axis=1)
-    return np.take_along_axis(theta, best[:, None], axis=1)[:, 0]
+    theta = np.take_along_axis(theta, best[:, None], axis=1)[:, 0]
+    return (theta, on_grid.max(axis=1)) if grid_max else theta
 
 
 def _trig(coef, ks, theta):

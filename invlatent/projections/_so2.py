@@ -76,18 +76,20 @@ def canonical(action, z, mask, p):
 
 def random_max(action, z, mask, p):
     """max over θ of <w_i, R(θ)·z> for ``dim`` seeded templates: grid of 32·kmax angles, then
-    Newton refinement (exact in closed form when one nonzero frequency is present)."""
+    Newton refinement; ``grid_error`` holds, per row, how much the refinement added to the best
+    grid value (the error a grid alone would make), relative to the output's norm."""
     k = p.dim if p.dim is not None else z.shape[1]
     w = template_rng("random-max", p, k).standard_normal((k, z.shape[1])) / np.sqrt(z.shape[1])
-    z64 = z.astype(np.float64)
-    const, coef = _template_coefficients(action.freqs, z64, w)
-    ks = sorted(coef)
-    if not ks:
-        return const, {}
+    const, coef = _template_coefficients(action.freqs, z.astype(np.float64), w)
+    if not coef:
+        return const, {"grid_error": np.zeros(len(z), dtype=np.float32)}
     rows = {q: (a.reshape(-1), b.reshape(-1)) for q, (a, b) in coef.items()}
-    theta = maximise_trig(rows, ks).reshape(const.shape)
+    theta, grid = maximise_trig(rows, sorted(coef), grid_max=True)
+    theta = theta.reshape(const.shape)
     val = const + sum(a * np.cos(q * theta) + b * np.sin(q * theta) for q, (a, b) in coef.items())
-    return val, {}
+    gain = np.abs(val - const - grid.reshape(const.shape)).max(axis=1)
+    scale = np.maximum(np.linalg.norm(val, axis=1), 1e-30)
+    return val, {"grid_error": (gain / scale).astype(np.float32)}
 
 
 def _template_coefficients(freqs, z, w):
@@ -121,7 +123,8 @@ METHODS = [
            injective="yes (generic, when a frequency-1 irrep is present)"),
     Method("canonical", "so2", canonical, "rotate so the reference irrep has phase 0", "D",
            injective="yes", element="canon", cross_section=True),
-    Method("random-max", "so2", random_max, "max over θ of <w_i, R(θ)·z> (grid + Newton)",
+    Method("random-max", "so2", random_max,
+           "max over θ of <w_i, R(θ)·z> (grid + Newton; stores grid_error)",
            "dim (default D)", random=True, dim_help="number of templates"),
     Method("raw", "so2", raw, "raw latents (baseline, not invariant)", "D",
            invariant="no", injective="-", isometric="-", convex="-"),
