@@ -8,6 +8,7 @@ import pytest
 from invlatent import groups
 from invlatent.action import Action
 from invlatent.projections import project_array, project_with_extras
+from invlatent.projections._base import Params, template_rng
 from invlatent.quotient import quotient_distance
 
 
@@ -203,3 +204,17 @@ def test_pooling_ignores_padded_nodes(rng):
         project_array("sn", z, mask, method="mean"), z[:, :2].mean(axis=1), rtol=1e-6
     )
     np.testing.assert_allclose(project_array("sn", z, mask, method="max"), z[:, :2].max(axis=1))
+
+
+def test_so2_random_max_refines_past_its_grid_and_reports_by_how_much(rng):
+    z = rng.standard_normal((200, 7)).astype(np.float32)
+    out, extras = project_with_extras("so2:0,1,2,3", z, method="random-max", dim=4)
+    err = extras["grid_error"]
+    assert err.shape == (200,) and 0 < err.max() < 0.05
+    theta = np.linspace(0, 2 * np.pi, 4000, endpoint=False)  # brute force on a dense grid
+    tmpl = template_rng("random-max", Params((7,), 4, 0), 4).standard_normal((4, 7)) / np.sqrt(7)
+    rot = np.stack(
+        [groups.rotate_irreps(z[:5].astype(np.float64), np.full(5, t), (0, 1, 2, 3)) for t in theta]
+    )
+    brute = np.einsum("tbd,kd->btk", rot, tmpl).max(axis=1)
+    assert np.all(out[:5] >= brute - 1e-5) and np.all(out[:5] <= brute + 1e-3)
