@@ -1,0 +1,6 @@
+"""The molecule pipeline: QM9 and SMILES data, a permutation-equivariant graph VAE, and its tools.
+
+Modules: ``qm9`` (the QM9 table from qm9pack), ``graphs`` (SMILES ↔ dense padded graphs),
+``model`` (encoder and decoder), ``train``, ``encode``, ``decode``, ``interpolate``, ``draw``.
+Everything here imports torch or RDKit lazily or on import of its own module, never from here.
+"""
