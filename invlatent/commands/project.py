@@ -16,14 +16,18 @@ COLUMNS = ("method", "invariant", "injective on orbits", "isometric", "convex im
 
 @cli_errors
 def project(
-    file: Annotated[str | None, typer.Argument(help="Latent file (or - for stdin).")] = None,
-    method: Annotated[str | None, typer.Option("--method", "-m", help="Projection method.")] = None,
+    file: Annotated[str | None, typer.Argument(help="Latent file (default -: stdin).")] = None,
+    method: Annotated[
+        str | None, typer.Option("--method", "-m", help="Method (see --list).")
+    ] = None,
     dim: Annotated[int | None, typer.Option(help="Output size or number of templates.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of random templates.")] = 0,
     key_channel: Annotated[int | None, typer.Option(help="sn sort: channel sorted first.")] = None,
     list_: Annotated[bool, typer.Option("--list", help="Print methods and guarantees.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="With --list: JSON on stdout.")] = False,
-    output: Annotated[str | None, typer.Option("-o", "--output", help="Output file.")] = None,
+    output: Annotated[
+        str | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
+    ] = None,
 ) -> None:
     """Project latents onto invariants (action trivial), recording the step in the history."""
     if list_:
