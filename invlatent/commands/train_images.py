@@ -66,7 +66,7 @@ def cnn(
     output: Output,
     data: Data = "mnist",
     epochs: Epochs = 20,
-    widths: Annotated[str, Opt(help="Channels per block, comma-separated.")] = "24,36,36,48,48",
+    widths: Annotated[str, Opt(help="Channels per block, comma-separated.")] = "16,24,24,32,32",
     hidden: Hidden = 0,
     batch_size: BatchSize = 64,
     lr: Lr = 3e-3,

@@ -8,8 +8,6 @@ from torch import nn
 
 from invlatent.images.gcnn import _head
 
-DEFAULT_BLOCKS = [[24, 5, True], [36, 3, False], [36, 3, True], [48, 3, False], [48, 3, False]]
-
 
 class CNN(nn.Module):
     """Conv → batch norm → ReLU blocks (optional 2×2 pooling), global average pooling, linear head.
@@ -19,9 +17,9 @@ class CNN(nn.Module):
     the default latent) and ``logits``. Every layer has the trivial action.
     """
 
-    def __init__(self, in_channels: int, n_classes: int, blocks=None, hidden: int = 0) -> None:
+    def __init__(self, in_channels: int, n_classes: int, blocks: list, hidden: int = 0) -> None:
         super().__init__()
-        self.blocks_spec = [list(b) for b in (blocks or DEFAULT_BLOCKS)]
+        self.blocks_spec = [list(b) for b in blocks]
         convs, norms, c = [], [], in_channels
         for width, kernel, _ in self.blocks_spec:
             convs.append(nn.Conv2d(c, width, kernel, padding=kernel // 2))

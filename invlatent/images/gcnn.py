@@ -15,8 +15,6 @@ from invlatent.images.gconv import (
     spatial_mean,
 )
 
-DEFAULT_BLOCKS = [[8, 5, True], [12, 3, False], [12, 3, True], [16, 3, False], [16, 3, False]]
-
 
 class GCNN(nn.Module):
     """Lifting conv, group convs (norm + ReLU, optional 2×2 pooling), then group pooling → linear.
@@ -32,7 +30,7 @@ class GCNN(nn.Module):
         group: str,
         in_channels: int,
         n_classes: int,
-        blocks=None,
+        blocks: list,
         hidden: int = 0,
         basis: str = "harmonic",
     ) -> None:
@@ -40,7 +38,7 @@ class GCNN(nn.Module):
         self.action = Action.parse(group)
         if self.action.kind not in ("cyclic", "dihedral"):
             raise ValueError(f"a group CNN needs a cN or dN group, got {group!r}")
-        self.blocks_spec = [list(b) for b in (blocks or DEFAULT_BLOCKS)]
+        self.blocks_spec = [list(b) for b in blocks]
         convs, norms, fields = [], [], None
         for width, kernel, _ in self.blocks_spec:
             conv = (

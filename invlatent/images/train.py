@@ -29,8 +29,6 @@ from invlatent.images.models import (
 )
 from invlatent.images.rotate import rotate_images
 
-GCNN_WIDTHS = (8, 12, 12, 16, 16)
-CNN_WIDTHS = (24, 36, 36, 48, 48)
 AUGMENTS = ("rotate", "none")
 TEST_ROTATES = ("random", "none")
 
