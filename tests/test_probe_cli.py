@@ -270,3 +270,14 @@ def test_probe_stage_does_not_import_torch(tmp_path, rng):
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False", out.stderr
+
+
+def test_fixed_split_that_separates_copies_badly_is_warned_about(cli, tmp_path, rng):
+    ids = np.repeat(np.arange(50), 2)
+    z = rng.standard_normal((50, 4))[ids]
+    split = np.tile(np.array([0, 2], dtype=np.uint8), 50)  # each object's two copies straddle
+    labels = (z[:, 0] > 0).astype(np.int64)
+    path = _write(tmp_path / "s.st", z, labels=labels, ids=ids, extra={"split": split})
+    result = cli("probe", path, "--json")
+    assert _report(result)["protocol"]["type"] == "fixed-split"
+    assert "copies of 50 ids on both train and test sides" in result.stderr
