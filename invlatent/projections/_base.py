@@ -10,7 +10,7 @@ import numpy as np
 
 from invlatent.action import Action
 
-CHUNK_BYTES = 16 << 20
+CHUNK_BYTES = 1 << 20
 MAX_CHUNK_ROWS = 8192
 
 # fn(action, z chunk (b, ...) float32, mask chunk or None, params) -> (out (b, D), {name: (b, ...)})

@@ -52,13 +52,15 @@ def bispectrum(action, z, mask, p):
 
 def _cyclic_bispectrum(z, n):
     """For the mean field r: B_r(1, k) = X_r(1) X_r(k) conj X_r(k+1), k = 0..N//2, and for
-    every field f: X_r(1) X_f(k) conj X_r(k+1) (degree 3, cube-root normalised)."""
-    x = np.fft.fft(z.astype(np.float64), axis=-1)  # (b, F, N)
+    every field f: X_r(1) X_f(k) conj X_r(k+1) (degree 3, cube-root normalised; the k = 0
+    terms are real, so only their real part is kept)."""
+    x = np.fft.fft(z, axis=-1)  # (b, F, N), complex64 for float32 z (numpy >= 2)
     xr = x.mean(axis=1)
     k = np.arange(n // 2 + 1)
     lead = xr[:, 1:2] * np.conj(xr[:, (k + 1) % n])  # (b, K)
     terms = np.concatenate([xr[:, None, k], x[:, :, k]], axis=1) * lead[:, None, :]
-    return complex_columns(root_normalise(terms, 3))
+    t = root_normalise(terms, 3)  # at k = 0 both products are real: keep only the real part
+    return np.concatenate([t[:, :, 0].real, complex_columns(t[:, :, 1:])], axis=1)
 
 
 def _ordered_pair(phis, name, p):
@@ -137,7 +139,7 @@ METHODS = [
            "the two halves)", "cN: F(N//2+1); dN: 2F(N//2+1)"),
     Method("bispectrum", "regular", bispectrum, "bispectrum of the mean field + triple "
            "products coupling each field to it (cube-root normalised)",
-           "cN: 2(F+1)(N//2+1); dN: 4(2F+1)(N//2+1)", injective="yes (generic)"),
+           "cN: (F+1)(2(N//2)+1); dN: 2(2F+1)(2(N//2)+1)", injective="yes (generic)"),
     Method("canonical", "regular", canonical, "shift (and flip) to the pose maximising the "
            "summed first harmonic", "F·|G|", injective="yes", element="canon",
            cross_section=True),
