@@ -90,27 +90,24 @@ def _probe_name(task: str, classification: bool, metric: str) -> str:
 def make_protocol(data: Dataset, folds: int | None, seed: int) -> _splits.Protocol:
     """The outer splits: the file's fixed split unless --folds is given, else (group) K-fold."""
     unit, grouped = _splits.units_of(data.ids, len(data.y))
-    strata = data.y if data.is_classification else None
-    info = {"grouped_by": "ids" if grouped else None, "n_samples": int(len(data.y))}
-    info |= {"dropped_rows": data.dropped, "scaling": "standardised per training split"}
+    facts = {"grouped_by": "ids" if grouped else None, "n_samples": int(len(data.y))}
     if grouped:
-        info["n_objects"] = int(unit.max()) + 1
+        facts["n_objects"] = int(unit.max()) + 1
+    facts |= {"dropped_rows": data.dropped, "scaling": "standardised per training split"}
     if data.split is not None and folds is None:
         fold = _splits.fixed_split(data.split, data.split_source)
         _warn_straddling(data, unit, fold)
-        info |= {"type": "fixed-split", "split_from": data.split_source, "folds": 1}
-        info["tuning"] = "val part" if fold.holdout is not None else "inner holdout of train"
-        return _splits.Protocol([fold], info)
+        tuning = "val part" if fold.holdout is not None else "inner holdout (1/5 of train)"
+        head = {"type": "fixed-split", "folds": 1, "split_from": data.split_source}
+        return _splits.Protocol([fold], {**head, **facts, "tuning": tuning})
     k = folds or DEFAULT_FOLDS
     if data.split is not None:
-        data.warnings.append(
-            f"{data.split_source}: ignoring the file's split because --folds is given"
-        )
+        data.warnings.append(f"{data.split_source}: ignoring the file's split (--folds given)")
     _warn_small_classes(data, unit, k)
-    kind = (
-        ("stratified-" if data.is_classification else "") + ("group-" if grouped else "") + "kfold"
-    )
-    info |= {"type": kind, "folds": k, "tuning": "inner holdout (1/5 of each training split)"}
+    kind = "stratified-" * data.is_classification + "group-" * grouped + "kfold"
+    tuning = "inner holdout (1/5 of each training split)"
+    strata = data.y if data.is_classification else None
+    info = {"type": kind, "folds": k, **facts, "tuning": tuning}
     return _splits.Protocol(_splits.kfold(unit, strata, k, seed), info)
 
 
