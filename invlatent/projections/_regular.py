@@ -14,6 +14,7 @@ import numpy as np
 from invlatent import groups
 from invlatent.projections._base import (
     Method,
+    Params,
     complex_columns,
     flat,
     root_normalise,
@@ -64,9 +65,9 @@ def _cyclic_bispectrum(z, n):
 
 
 def _ordered_pair(phis, name, p):
-    """Stack two invariant vectors in the order of a fixed random linear key."""
+    """Stack two invariant vectors in the order of a fixed random linear key (seed-independent)."""
     a, b = phis
-    v = template_rng(name + "-key", p, a.shape[1]).standard_normal(a.shape[1])
+    v = template_rng(name + "-key", Params(p.shape), a.shape[1]).standard_normal(a.shape[1])
     first = (a @ v <= b @ v)[:, None]
     return np.concatenate([np.where(first, a, b), np.where(first, b, a)], axis=1)
 
