@@ -86,6 +86,15 @@ def test_random_methods_depend_on_the_seed(group, method, rng):
     )
 
 
+@pytest.mark.parametrize(
+    ("group", "method"), [c for c in CASES if not projections.get_method(*c).random]
+)
+def test_deterministic_methods_ignore_the_seed(group, method, rng):
+    z, mask = make_batch(group, rng)
+    a, b = (project_array(group, z, mask, method=method, seed=s) for s in (0, 1))
+    assert a.tobytes() == b.tobytes()
+
+
 @pytest.mark.parametrize(("group", "method"), CASES)
 def test_empty_batch_keeps_the_output_width(group, method, rng):
     z, mask = make_batch(group, rng)
