@@ -245,7 +245,9 @@ def test_train_a_small_gcnn_on_mnist_through_the_cli(tmp_path):
         "--epochs",
         "2",
         "--widths",
-        "4,6",
+        "6,8",
+        "--lr",
+        "0.01",
         "-o",
         str(tmp_path / "m.pt"),
     ]
@@ -253,4 +255,4 @@ def test_train_a_small_gcnn_on_mnist_through_the_cli(tmp_path):
     assert res.returncode == 0, res.stderr
     assert res.stdout == "" and "epoch 2/2" in res.stderr
     history = read_config(str(tmp_path / "m.pt"))["history"]
-    assert history[1]["loss"] < history[0]["loss"] and history[1]["train_accuracy"] > 0.2
+    assert history[1]["loss"] < history[0]["loss"] and history[1]["test_accuracy"] > 0.15

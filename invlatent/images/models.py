@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import torch
 
@@ -74,7 +76,12 @@ def resolve_device(device: str) -> torch.device:
 
 
 def limit_threads(n: int = 2) -> None:
-    """Use at most ``n`` CPU threads (the machines this runs on are shared)."""
+    """Use at most ``n`` CPU threads, and one on machines of two cores or fewer.
+
+    Those are shared here: with other processes busy, two OpenMP threads that wait for each
+    other ran small models up to 100 times slower than one thread (measured, docs/images.md).
+    """
+    n = 1 if (os.cpu_count() or 1) <= 2 else n
     torch.set_num_threads(max(1, min(n, torch.get_num_threads())))
 
 

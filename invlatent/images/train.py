@@ -27,6 +27,7 @@ from invlatent.images.models import (
     resolve_device,
     save_model,
 )
+from invlatent.images.progress import progress_bar
 from invlatent.images.rotate import rotate_images
 
 AUGMENTS = ("rotate", "none")
@@ -137,44 +138,32 @@ def _fit(
 ) -> list[dict]:
     rng = np.random.default_rng(opts.seed)
     n = len(train_set.labels)
-    steps = max(1, n // opts.batch_size) if n >= opts.batch_size else 1
+    steps = max(1, n // opts.batch_size)
     optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps * opts.epochs)
     history = []
-    for epoch in range(opts.epochs):
-        t0 = time.perf_counter()
-        x = train_set.x
-        if opts.augment == "rotate":
-            x = rotate_images(x, rng.uniform(0, 2 * np.pi, n))
-        loss, acc = _epoch(
-            model,
-            x,
-            train_set.labels,
-            rng.permutation(n),
-            steps,
-            opts.batch_size,
-            optim,
-            sched,
-            device,
-        )
-        row = {
-            "epoch": epoch + 1,
-            "loss": round(loss, 5),
-            "train_accuracy": round(acc, 5),
-            "test_accuracy": round(accuracy(model, x_test, y_test, device), 5),
-        }
-        history.append(row)
-        if report:
-            report(epoch + 1, {**row, "seconds": time.perf_counter() - t0})
+    with progress_bar(steps * opts.epochs, "train") as advance:
+        for epoch in range(opts.epochs):
+            t0 = time.perf_counter()
+            x = train_set.x
+            if opts.augment == "rotate":
+                x = rotate_images(x, rng.uniform(0, 2 * np.pi, n))
+            batches = np.array_split(rng.permutation(n), steps)
+            loss, acc = _epoch(model, x, train_set.labels, batches, optim, sched, device, advance)
+            test_acc = accuracy(model, x_test, y_test, device)
+            row = {"epoch": epoch + 1, "loss": round(loss, 5), "train_accuracy": round(acc, 5),
+                   "test_accuracy": round(test_acc, 5)}  # fmt: skip
+            history.append(row)
+            if report:
+                report(epoch + 1, {**row, "seconds": time.perf_counter() - t0})
     return history
 
 
-def _epoch(model, x, y, order, steps, batch, optim, sched, device) -> tuple[float, float]:
+def _epoch(model, x, y, batches, optim, sched, device, advance) -> tuple[float, float]:
     """One pass over the data; returns the mean loss and the training accuracy."""
     model.train()
     total, correct, seen = 0.0, 0, 0
-    for s in range(steps):
-        idx = order[s * batch : (s + 1) * batch] if steps > 1 else order
+    for idx in batches:
         xb = torch.from_numpy(x[idx]).to(device)
         yb = torch.from_numpy(y[idx]).to(device)
         logits = model(xb)
@@ -186,6 +175,7 @@ def _epoch(model, x, y, order, steps, batch, optim, sched, device) -> tuple[floa
         total += float(loss.detach()) * len(idx)
         correct += int((logits.argmax(1) == yb).sum())
         seen += len(idx)
+        advance(1, loss=total / seen, acc=correct / seen)
     return total / seen, correct / seen
 
 
