@@ -49,12 +49,19 @@ def main() -> None:
 
 
 def _machine() -> dict:
+    import invlatent.images  # noqa: F401  (sets the OpenMP wait policy before torch loads)
+
+    # isort: split
     import torch
 
+    from invlatent.images.models import limit_threads
+
+    limit_threads()
     return {
         "cpus": os.cpu_count(),
-        "torch_threads": min(2, torch.get_num_threads()),
+        "torch_threads": torch.get_num_threads(),
         "torch": torch.__version__,
+        "load_average_at_start": os.getloadavg()[0],
     }
 
 
@@ -190,8 +197,7 @@ def _table(result: dict) -> str:
 def _probe_summary(rep: dict) -> dict:
     if "error" in rep:
         return rep
-    rows = rep.get("rows") or rep.get("results") or []
-    return {r.get("name", r.get("file", "?")): r.get("accuracy", r.get("score")) for r in rows}
+    return {r["name"]: r["summary"]["accuracy"]["mean"] for r in rep["results"]}
 
 
 if __name__ == "__main__":
