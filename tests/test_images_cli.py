@@ -256,3 +256,14 @@ def test_train_a_small_gcnn_on_mnist_through_the_cli(tmp_path):
     assert res.stdout == "" and "epoch 2/2" in res.stderr
     history = read_config(str(tmp_path / "m.pt"))["history"]
     assert history[1]["loss"] < history[0]["loss"] and history[1]["test_accuracy"] > 0.15
+
+
+def test_check_through_the_cli_prints_json_or_a_table(models, cli):
+    path, _ = models["c4"]
+    res = cli("check", path, "digits", "--samples", "10", "--json")
+    assert res.exit_code == 0, res.stderr
+    data = json.loads(res.stdout)
+    assert data["action"] == "c4" and data["samples"] == 10 and data["max_error_elements"] < 1e-5
+    table = cli("check", path, "digits", "--samples", "10")
+    assert table.exit_code == 0 and table.stdout_bytes == b"" and "r^3" in table.stderr
+    assert_one_line_error(cli("check", path, "digits:16"), "the model was trained on")
