@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 import time
 
 import numpy as np
@@ -39,7 +40,7 @@ def encode_checkpoint(
     device: str,
 ) -> LatentFile:
     """Latents of a named layer (default: the model's) of an invlatent-trained image model."""
-    _refuse_permute(permute)
+    _check_options(permute, rotate, copies, batch_size)
     net, config = load_model(model, device)
     layer = layer or net.default_layer
     if layer not in net.layer_names:
@@ -74,7 +75,7 @@ def encode_torchscript(
     The encoder receives float32 images ``(B, C, H, W)`` in [0, 1] and must return ``z`` of
     the shape the action needs (``(B, F, N)`` for ``cN``, ``(B, D)`` for ``so2``/``trivial``).
     """
-    _refuse_permute(permute)
+    _check_options(permute, rotate, copies, batch_size)
     if layer:
         raise InvlatentError(
             "--layer applies to invlatent checkpoints, not to a TorchScript encoder"
@@ -119,9 +120,14 @@ def load_foreign(path: str, device: str):
         ) from None
 
 
-def _refuse_permute(permute: str) -> None:
+def _check_options(permute: str, rotate: str, copies: int, batch_size: int) -> None:
+    """Refuse options that cannot apply before any model or data is loaded."""
     if permute != "none":
         raise InvlatentError("--permute applies to molecules; rotate images with --rotate")
+    parse_rotate(rotate)
+    with_copies(0, copies)
+    if batch_size < 1:
+        raise InvlatentError(f"--batch-size must be at least 1, got {batch_size}")
 
 
 def _select(data: ImageData, split: str, limit: int | None, config: dict | None) -> ImageData:
@@ -151,11 +157,8 @@ def _encode(
     batch_size: int,
     device: str,
 ) -> LatentFile:
-    spec = parse_rotate(opts["rotate"])
-    if batch_size < 1:
-        raise InvlatentError(f"--batch-size must be at least 1, got {batch_size}")
     rows = with_copies(len(images.labels), opts["copies"])
-    angles = draw_angles(spec, len(rows), np.random.default_rng(seed))
+    angles = draw_angles(parse_rotate(opts["rotate"]), len(rows), np.random.default_rng(seed))
     z = run_encoder(fn, images.x, rows, angles, batch_size, resolve_device(device), action)
     g, g_kind = _elements(angles, action)
     step = make_step(
@@ -200,9 +203,10 @@ def run_encoder(
             parts.append(_check_output(out, action, len(xb)))
             advance(len(xb))
     z = np.concatenate(parts)
-    _say(
-        f"encoded {len(z)} images into z {list(z.shape)} ({action}) "
-        f"in {time.perf_counter() - t0:.1f} s"
+    seconds = time.perf_counter() - t0
+    print(
+        f"encoded {len(z)} images into z {list(z.shape)} ({action}) in {seconds:.1f} s",
+        file=sys.stderr,
     )
     return z
 
@@ -236,9 +240,3 @@ def _sha256(path: str) -> str:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             h.update(chunk)
     return h.hexdigest()
-
-
-def _say(message: str) -> None:
-    import sys
-
-    print(message, file=sys.stderr)
