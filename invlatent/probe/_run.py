@@ -93,6 +93,8 @@ def make_protocol(data: Dataset, folds: int | None, seed: int) -> _splits.Protoc
     facts = {"grouped_by": "ids" if grouped else None, "n_samples": int(len(data.y))}
     if grouped:
         facts["n_objects"] = int(unit.max()) + 1
+    if data.is_classification:
+        facts["n_classes"] = len(data.classes)
     facts |= {"dropped_rows": data.dropped, "scaling": "standardised per training split"}
     if data.split is not None and folds is None:
         fold = _splits.fixed_split(data.split, data.split_source)
