@@ -28,7 +28,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument(
         "--groups",
-        default="c8,c8-pixel,c4",
+        default="c8,c4",
         help="group CNNs to train: GROUP or GROUP-pixel (the bilinear pixel filter basis)",
     )
     ap.add_argument("--reuse", action="store_true", help="reuse checkpoints from an earlier run")
