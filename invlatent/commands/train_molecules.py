@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from invlatent.commands._common import cli_errors, fail, say
+from invlatent.molecules.train import TRAIN_DEFAULTS as D
 
 Opt = typer.Option
 
@@ -22,18 +23,23 @@ def graph_vae(
     data: Annotated[str, Opt(help="qm9, or a .smi / .csv file of SMILES.")] = "qm9",
     limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
     latent_dim: Annotated[int, Opt(help="Latent channels per node (d).")] = 1,
-    epochs: Annotated[int, Opt(help="Passes over the training split.")] = 30,
+    epochs: Annotated[int, Opt(help="Passes over the training split.")] = D["epochs"],
     hidden: Annotated[int, Opt(help="Width of encoder and decoder layers.")] = 64,
-    batch_size: Annotated[int, Opt(help="Molecules per step.")] = 256,
-    lr: Annotated[float, Opt(help="Peak learning rate (one-cycle schedule).")] = 1e-3,
-    beta: Annotated[float, Opt(help="Weight of the KL term after warm-up.")] = 0.01,
-    warmup: Annotated[int, Opt(help="Epochs of linear KL warm-up.")] = 5,
+    batch_size: Annotated[int, Opt(help="Molecules per step.")] = D["batch_size"],
+    lr: Annotated[float, Opt(help="Peak learning rate (cosine schedule).")] = D["lr"],
+    beta: Annotated[float, Opt(help="Weight of the KL term after warm-up.")] = D["beta"],
+    warmup: Annotated[int, Opt(help="Epochs of linear KL warm-up.")] = D["warmup"],
     threads: Annotated[int, Opt(help="Torch CPU threads.")] = 2,
+    max_minutes: Annotated[
+        float | None,
+        Opt(help="Time budget: the schedule follows wall time and stops in time (not bit-exact)."),
+    ] = None,
     seed: Annotated[int, Opt(help="Seed for weights, batches and posterior noise.")] = 0,
 ) -> None:
     """Train a graph VAE with node-level latents z of shape [9, d] (action sn)."""
-    from invlatent.checkpoint import save_checkpoint
     import os
+
+    from invlatent.checkpoint import save_checkpoint
 
     for name, value in (
         ("--latent-dim", latent_dim),
@@ -65,6 +71,7 @@ def graph_vae(
         beta=beta,
         warmup=warmup,
         threads=threads,
+        max_minutes=max_minutes,
     )
     save_checkpoint(output, state, config)
     say(f"wrote {output}")

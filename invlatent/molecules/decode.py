@@ -66,8 +66,8 @@ def decode_logits(
     types, adj = [], []
     with torch.no_grad():
         for s in range(0, len(z), batch_size):
-            zt = torch.from_numpy(np.ascontiguousarray(z[s : s + batch_size], dtype=np.float32))
-            mt = torch.from_numpy(np.ascontiguousarray(mask[s : s + batch_size], dtype=bool))
+            zt = torch.from_numpy(np.array(z[s : s + batch_size], dtype=np.float32))
+            mt = torch.from_numpy(np.array(mask[s : s + batch_size], dtype=bool))
             node_logits, edge_logits = model.decoder(zt * mt.unsqueeze(-1), mt)
             t = node_logits.argmax(-1).numpy()
             e = torch.log_softmax(edge_logits, -1).numpy()
@@ -192,7 +192,7 @@ def decode_to_smiles(
         source = latents
     check_latent_dim(z, config, source)
     smiles = graphs_to_smiles(decode_logits(model, z, mask, mode))
-    lines = [f"{s or 'INVALID'}\t{i}" for s, i in zip(smiles, ids)]
+    lines = [f"{s or 'INVALID'}\t{i}" for s, i in zip(smiles, ids, strict=True)]
     return lines, validity_summary(smiles, source)
 
 

@@ -138,7 +138,10 @@ def graphs_to_smiles(graphs: Graphs) -> list[str | None]:
     from rdkit import RDLogger
 
     RDLogger.DisableLog("rdApp.*")
-    return [graph_to_smiles(t, a, m) for t, a, m in zip(graphs.types, graphs.adj, graphs.mask)]
+    return [
+        graph_to_smiles(t, a, m)
+        for t, a, m in zip(graphs.types, graphs.adj, graphs.mask, strict=True)
+    ]
 
 
 def canonical(smiles: str) -> str | None:

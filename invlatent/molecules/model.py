@@ -28,7 +28,7 @@ DEFAULTS = dict(
     fourier=32,
     fourier_scale=4.0,
     init_logvar=-6.0,
-    edge_mlp=1,
+    edge_mlp=0,
 )
 
 
@@ -85,8 +85,9 @@ class Encoder(nn.Module):
             self.head.bias[cfg["latent_dim"] :] = cfg["init_logvar"]
 
     def forward(self, types, adj, mask):
-        m = mask.unsqueeze(-1).to(torch.float32)
-        rel = F.one_hot(adj, self.layers[0].n_rel + 1)[..., 1:].to(torch.float32)
+        dtype = self.embed.weight.dtype
+        m = mask.unsqueeze(-1).to(dtype)
+        rel = F.one_hot(adj, self.layers[0].n_rel + 1)[..., 1:].to(dtype)
         h = self.embed(types) * m
         for layer in self.layers:
             h = layer(h, rel, m)

@@ -109,7 +109,7 @@ def split_codes(ids: np.ndarray, total: int) -> np.ndarray:
 
 
 def load_smiles_file(path: str, smiles_col: str | None = None) -> MoleculeTable:
-    """A ``.smi`` file (one SMILES per line, first field) or a CSV whose numeric columns are targets."""
+    """A ``.smi`` file (SMILES first on each line) or a CSV whose numeric columns are targets."""
     if not os.path.exists(path):
         raise InvlatentError(f"{path}: no such file")
     if path.lower().endswith((".csv", ".tsv")):

@@ -1,4 +1,4 @@
-"""Training the graph VAE: seeded mini-batches, KL warm-up, progress on stderr, a safetensors checkpoint."""
+"""Training the graph VAE: seeded batches, KL warm-up, progress on stderr, a checkpoint."""
 
 from __future__ import annotations
 
@@ -12,7 +12,14 @@ from invlatent.molecules.graphs import ATOM_TYPES, MAX_NODES, Graphs, smiles_to_
 from invlatent.molecules.qm9 import load_table
 
 TRAIN_DEFAULTS = dict(
-    epochs=30, batch_size=256, lr=1e-3, beta=0.01, warmup=5, threads=2, limit=None
+    epochs=60,
+    batch_size=128,
+    lr=3e-3,
+    beta=0.01,
+    warmup=5,
+    threads=2,
+    limit=None,
+    max_minutes=None,
 )
 
 
@@ -70,7 +77,8 @@ def train_graph_vae(
     if len(train) == 0:
         raise InvlatentError(f"{data}: the train split is empty (use more molecules)")
     log(
-        f"graph-vae: {len(train)} train / {len(val)} val molecules, rejected {dict(graphs.rejected)}"
+        f"graph-vae: {len(train)} train / {len(val)} val molecules; "
+        f"rejected {dict(graphs.rejected)}"
     )
     model = GraphVAE(model_config(**(arch or {})))
     history = _fit(model, train, val, opts, seed, log)
@@ -80,45 +88,72 @@ def train_graph_vae(
 
 
 def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log) -> list[dict]:
-    """The optimisation loop; returns one record per epoch."""
+    """The optimisation loop (cosine learning rate, KL warm-up); one record per epoch."""
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    steps_per_epoch = -(-len(train) // opts["batch_size"])
-    total = steps_per_epoch * opts["epochs"]
+    per_epoch = -(-len(train) // opts["batch_size"])
     optim = torch.optim.AdamW(model.parameters(), lr=opts["lr"], weight_decay=1e-5)
-    sched = torch.optim.lr_scheduler.OneCycleLR(
-        optim, opts["lr"], total_steps=total, pct_start=0.05
-    )
+    clock = _Clock(per_epoch * opts["epochs"], opts.get("max_minutes"))
     tensors = _to_torch(train)
-    history, step, start = [], 0, time.time()
+    history = []
     for epoch in range(opts["epochs"]):
         model.train()
         sums = np.zeros(4)
-        for idx in np.array_split(rng.permutation(len(train)), steps_per_epoch):
-            beta = opts["beta"] * min(1.0, step / max(1, opts["warmup"] * steps_per_epoch))
+        for idx in np.array_split(rng.permutation(len(train)), per_epoch):
+            beta = opts["beta"] * min(1.0, clock.step / max(1, opts["warmup"] * per_epoch))
+            for group in optim.param_groups:
+                group["lr"] = opts["lr"] * _cosine(clock.fraction())
             loss, parts = vae_loss(model, *(t[idx] for t in tensors), beta, gen)
             optim.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optim.step()
-            sched.step()
-            step += 1
+            clock.step += 1
             sums += np.array([loss.item(), *parts]) * len(idx)
-        rec = dict(zip(("loss", "node_ce", "edge_ce", "kl"), (sums / len(train)).round(4).tolist()))
-        rec.update(epoch=epoch + 1, beta=beta, seconds=round(time.time() - start, 1))
-        rec.update(reconstruction_accuracy(model, val))
-        history.append(rec)
-        log(_progress(rec, opts["epochs"]))
+        history.append(_record(model, val, sums / len(train), epoch, beta, clock))
+        log(_progress(history[-1], opts["epochs"]))
+        if clock.fraction() >= 1.0:
+            break
     return history
+
+
+class _Clock:
+    """Training progress in [0, 1]: by steps, or by wall time when a time budget is set."""
+
+    def __init__(self, total_steps: int, max_minutes: float | None) -> None:
+        self.total, self.budget = total_steps, max_minutes
+        self.step, self.start = 0, time.time()
+
+    def elapsed(self) -> float:
+        return time.time() - self.start
+
+    def fraction(self) -> float:
+        by_steps = self.step / self.total
+        return by_steps if not self.budget else max(by_steps, self.elapsed() / (60 * self.budget))
+
+
+def _cosine(fraction: float, warm: float = 0.02, floor: float = 0.02) -> float:
+    """Learning-rate factor: linear warm-up, then cosine decay to ``floor``."""
+    if fraction < warm:
+        return (fraction + 1e-3) / warm
+    t = min(1.0, (fraction - warm) / (1 - warm))
+    return floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * t))
+
+
+def _record(model, val: Graphs, means: np.ndarray, epoch: int, beta: float, clock) -> dict:
+    rec = dict(zip(("loss", "node_ce", "edge_ce", "kl"), means.round(4).tolist(), strict=True))
+    rec.update(epoch=epoch + 1, beta=beta, seconds=round(clock.elapsed(), 1))
+    rec.update(reconstruction_accuracy(model, val))
+    return rec
 
 
 def _progress(rec: dict, epochs: int) -> str:
     return (
         f"epoch {rec['epoch']}/{epochs}  loss {rec['loss']:.3f}  node {rec['node_ce']:.3f}  "
         f"bond {rec['edge_ce']:.3f}  kl {rec['kl']:.2f}  val exact (mean/sample) "
-        f"{rec.get('val_exact_mean', float('nan')):.3f}/{rec.get('val_exact_sample', float('nan')):.3f}"
+        f"{rec.get('val_exact_mean', np.nan):.3f}/{rec.get('val_exact_sample', np.nan):.3f}"
         f"  {rec['seconds']:.0f}s"
     )
 
