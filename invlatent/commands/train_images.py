@@ -114,21 +114,12 @@ def _run(output: str, **options) -> None:
 
 
 def _reporter(epochs: int):
-    """One line per epoch on stderr (rich formatting when stderr is a terminal)."""
-    from invlatent.commands._common import stderr_is_terminal
-
-    tty = stderr_is_terminal()
+    """One line per epoch on stderr (above the progress bar when stderr is a terminal)."""
 
     def report(epoch: int, row: dict) -> None:
-        text = (
+        say(
             f"epoch {epoch}/{epochs}  loss {row['loss']:.4f}  train {row['train_accuracy']:.2%}  "
             f"test {row['test_accuracy']:.2%}  ({row['seconds']:.1f} s)"
         )
-        if tty:
-            from rich.console import Console
-
-            Console(stderr=True).print(f"[bold]{text}[/bold]", highlight=False)
-        else:
-            say(text)
 
     return report
