@@ -96,6 +96,9 @@ def test_vector_formats_follow_the_extension(cli, tmp_path, ext, magic):
     assert result.exit_code == 0, result.stderr
     assert out.read_bytes().startswith(magic)
     assert b'"method": "pca"' in out.read_bytes()  # the record is in the metadata
+    again = tmp_path / f"again.{ext}"
+    assert cli("viz", _synthetic(tmp_path, "c8"), "-o", again, "--sample", "200").exit_code == 0
+    assert again.read_bytes() == out.read_bytes()  # no dates, fixed SVG ids
 
 
 def test_target_colour_bar_is_shared(tmp_path):
@@ -184,6 +187,7 @@ def test_same_seed_gives_same_bytes_and_records_parameters(cli, tmp_path):
         "seed": 5,
         "perplexity": 10.0,
         "max_iter": 250,
+        "solver": "exact",
         "init": "pca",
     }
 

@@ -19,6 +19,7 @@ from invlatent.errors import InvlatentError
 METHODS = ("pca", "umap", "tsne")
 NAMES = {"pca": "PCA", "umap": "UMAP", "tsne": "t-SNE"}
 TOLERANCE = 1e-5
+EXACT_TSNE = 1000  # below this many points exact t-SNE is faster than Barnes-Hut
 
 
 @dataclass(frozen=True)
@@ -118,15 +119,17 @@ def _tsne(x: np.ndarray, extra: np.ndarray, s: Settings) -> Embedding:
 
     both = np.concatenate([x, extra]) if len(extra) else x
     perplexity = min(s.perplexity, (len(both) - 1) / 3)
+    solver = "exact" if len(both) <= EXACT_TSNE else "barnes_hut"
     model = TSNE(
         n_components=2,
         perplexity=perplexity,
         init="pca",
         max_iter=s.epochs or 1000,
+        method=solver,
         random_state=s.seed,
     )
     xy = model.fit_transform(both)
-    params = {**s.params(), "perplexity": perplexity}
+    params = {**s.params(), "perplexity": perplexity, "solver": solver}
     return Embedding(xy[: len(x)], xy[len(x) :], params, ("t-SNE 1", "t-SNE 2"))
 
 
