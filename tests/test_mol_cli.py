@@ -188,3 +188,29 @@ def test_interpolate_reports_both_spaces_and_draws(cli, trained, tmp_path):
     again = cli("interpolate", model, tmp_path / "z.st", "--pairs", "4", "--steps", "5", "--json")
     assert again.stdout == r.stdout
     assert_one_line_error(cli("interpolate", model, tmp_path / "z.st", "--space", "up"), "--space")
+
+
+def test_encode_counts_and_reports_rejected_molecules(cli, trained, tmp_path):
+    model, _ = trained
+    smi = tmp_path / "some_bad.smi"
+    smi.write_text("CCO\nC1CC(\nCCCCCCCCCCC\nc1ccccc1\n")
+    r = cli("encode", model, smi)
+    assert r.exit_code == 0, r.stderr
+    lf = lfm.loads(r.stdout_bytes)
+    assert lf.ids.tolist() == [0, 3]
+    assert json.loads(lf.meta["rejected"]) == {"more than 9 heavy atoms": 1, "unparsable SMILES": 1}
+    assert "skipped" in r.stderr and "unparsable SMILES" in r.stderr
+
+
+def test_train_refuses_bad_options_before_any_work(cli, tmp_path):
+    assert_one_line_error(
+        cli("train", "graph-vae", "--epochs", "0", "-o", tmp_path / "m.pt"), "--epochs"
+    )
+    assert_one_line_error(
+        cli("train", "graph-vae", "-o", tmp_path / "no" / "m.pt"), "does not exist"
+    )
+    assert_one_line_error(
+        cli("train", "graph-vae", "--data", tmp_path / "none.smi", "-o", tmp_path / "m.pt"),
+        "no such file",
+    )
+    assert not (tmp_path / "m.pt").exists()

@@ -50,8 +50,6 @@ def posterior(
             )
             mu, logvar = model.encoder(t, a, m)
             out.append((reparameterise(mu, logvar, m, gen) if sample else mu).numpy())
-    was_training = model.training
-    model.train(was_training)
     return np.concatenate(out).astype(np.float32)
 
 
