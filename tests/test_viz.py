@@ -315,6 +315,14 @@ def test_group_orbits_in_a_panel_nobody_projected_are_refused(cli, tmp_path):
         (("-o", "p.png", "--color", "weight"), "--color 'weight' is not a target"),
         (("-o", "p.png", "--sample", "1"), "--sample must be at least 3"),
         (("-o", "p.png", "--orbits", "2", "--orbit-source", "ids"), "no id occurs more than once"),
+        (("-o", "p.png", "--method", "tsne", "--epochs", "50"), "--epochs must be at least 250"),
+        (("-o", "p.png", "--method", "umap", "--n-neighbors", "1"), "--n-neighbors must be at"),
+        (("-o", "p.png", "--method", "umap", "--min-dist", "2"), "--min-dist must be between"),
+        (("-o", "p.png", "--method", "tsne", "--perplexity", "0"), "--perplexity must be positive"),
+        (
+            ("-o", "p.png", "--orbits", "2", "--orbit-source", "all"),
+            "--orbit-source must be one of",
+        ),
     ],
 )
 def test_bad_options_give_one_line_and_no_file(cli, tmp_path, monkeypatch, args, fragment):

@@ -45,10 +45,11 @@ def viz(
     from invlatent.latentfile import ensure_writable_output, make_step, read, write, write_atomic
 
     fmt = v.figure_format(output)
-    _check(files, method, sample, orbits, orbit_size, dpi, embed_out, as_json)
+    settings = v.Settings(method, seed, n_neighbors, min_dist, perplexity, epochs)
+    settings.check()
+    _check(files, sample, orbits, orbit_size, dpi, embed_out, as_json)
     if embed_out:
         ensure_writable_output(embed_out)
-    settings = v.Settings(method, seed, n_neighbors, min_dist, perplexity, epochs)
     opts = v.Options(settings, color, sample, orbits, orbit_size, orbit_source, standardize)
     lfs = [read(f) for f in files]
     pic = v.render(files, lfs, opts, dpi=dpi)
@@ -61,11 +62,7 @@ def viz(
     _report(pic.record, output, as_json)
 
 
-def _check(files, method, sample, orbits, orbit_size, dpi, embed_out, as_json) -> None:
-    from invlatent.viz import METHODS
-
-    if method not in METHODS:
-        fail(f"unknown --method {method!r}: use {', '.join(METHODS)}")
+def _check(files, sample, orbits, orbit_size, dpi, embed_out, as_json) -> None:
     if files.count("-") > 1:
         fail("stdin (-) can be read only once")
     for name, value, low in (

@@ -33,6 +33,20 @@ class Settings:
     perplexity: float = 30.0
     epochs: int | None = None
 
+    def check(self) -> None:
+        """Refuse, before any work, parameters the chosen method cannot use."""
+        if self.method not in METHODS:
+            raise InvlatentError(f"unknown --method {self.method!r}: use {', '.join(METHODS)}")
+        low = {"umap": {"n-neighbors": (self.n_neighbors, 2), "epochs": (self.epochs, 1)},
+               "tsne": {"epochs": (self.epochs, 250)}}.get(self.method, {})  # fmt: skip
+        for name, (value, least) in low.items():
+            if value is not None and value < least:
+                raise InvlatentError(f"--{name} must be at least {least} for {self.method}")
+        if self.method == "umap" and not 0.0 <= self.min_dist <= 1.0:
+            raise InvlatentError(f"--min-dist must be between 0 and 1, got {self.min_dist}")
+        if self.method == "tsne" and not self.perplexity > 0:
+            raise InvlatentError(f"--perplexity must be positive, got {self.perplexity}")
+
     def params(self) -> dict:
         """The parameters of the chosen method, as recorded in figure metadata."""
         common = {"method": self.method, "seed": self.seed}
@@ -66,8 +80,7 @@ class Embedding:
 
 def embed(x: np.ndarray, extra: np.ndarray, settings: Settings) -> Embedding:
     """Embed rows ``x`` of shape ``(n, D)`` in 2-D, and place ``extra`` ``(m, D)`` the same way."""
-    if settings.method not in METHODS:
-        raise InvlatentError(f"unknown --method {settings.method!r}: use {', '.join(METHODS)}")
+    settings.check()
     if x.shape[0] < 3 or x.shape[1] < 2:
         raise InvlatentError(
             f"an embedding needs at least 3 points with 2 features, got {x.shape[0]} x {x.shape[1]}"
@@ -98,7 +111,12 @@ def _pca(x: np.ndarray, extra: np.ndarray, s: Settings) -> Embedding:
 def _umap(x: np.ndarray, extra: np.ndarray, s: Settings) -> Embedding:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        import umap
+        try:
+            import umap
+        except ImportError:
+            raise InvlatentError(
+                "--method umap needs umap-learn: pip install 'invlatent[viz]'"
+            ) from None
 
         n_neighbors = min(s.n_neighbors, len(x) - 1)
         model = umap.UMAP(
