@@ -32,6 +32,7 @@ def main() -> None:
         help="group CNNs to train: GROUP or GROUP-pixel (the bilinear pixel filter basis)",
     )
     ap.add_argument("--reuse", action="store_true", help="reuse checkpoints from an earlier run")
+    ap.add_argument("--json", default="images.json", help="result file name in bench/results/")
     args = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     result = {
@@ -47,7 +48,7 @@ def main() -> None:
     for name in names:
         result["models"][name]["check"] = _check(name)
     result["probe"] = _probe(names)
-    with open(os.path.join(OUT, "images.json"), "w") as f:
+    with open(os.path.join(OUT, args.json), "w") as f:
         json.dump(result, f, indent=2)
     print(_table(result))
 
