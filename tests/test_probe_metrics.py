@@ -58,3 +58,9 @@ def test_r2_of_a_constant_target_follows_sklearn():
     exact, off = regression(y, y, np.zeros(1))[0], regression(y, y + 1, np.zeros(1))[0]
     assert exact["r2"] == skm.r2_score(y, y) == 1.0
     assert off["r2"] == skm.r2_score(y, y + 1) == 0.0
+
+
+def test_every_public_name_exists():
+    import invlatent.probe as probe
+
+    assert all(hasattr(probe, name) for name in probe.__all__)
