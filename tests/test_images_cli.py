@@ -267,3 +267,9 @@ def test_check_through_the_cli_prints_json_or_a_table(models, cli):
     table = cli("check", path, "digits", "--samples", "10")
     assert table.exit_code == 0 and table.stdout_bytes == b"" and "r^3" in table.stderr
     assert_one_line_error(cli("check", path, "digits:16"), "the model was trained on")
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is present")
+def test_cuda_without_a_gpu_is_one_error_line(cli, tmp_path):
+    res = cli("train", "cnn", "--data", "digits", "--device", "cuda", "-o", tmp_path / "m.pt")
+    assert_one_line_error(res, "no CUDA GPU")
