@@ -103,3 +103,36 @@ def test_training_is_reproducible_with_a_seed():
     a, _ = _train_on(SMILES * 5, train_graph_vae)
     b, _ = _train_on(SMILES * 5, train_graph_vae)
     assert all(np.array_equal(a[k], b[k]) for k in a)
+
+
+def test_symmetry_class_permutations_stay_inside_classes():
+    from invlatent.molecules.symmetry import class_permutations
+
+    perms = class_permutations(["OCCO", "CCO", "CC(C)(C)C"], cap=16)
+    assert (perms[1] == np.arange(9)).all()  # ethanol: no two atoms alike
+    occo = {tuple(p[:4]) for p in perms[0]}
+    assert occo == {(0, 1, 2, 3), (0, 2, 1, 3), (3, 1, 2, 0), (3, 2, 1, 0)}
+    assert all(set(p[[0, 2, 3, 4]]) == {0, 2, 3, 4} and p[1] == 1 for p in perms[2])
+
+
+def test_bond_loss_does_not_care_which_alike_atom_is_which():
+    """OCCO: swapping the two oxygens in the target leaves the loss unchanged (min over relabellings)."""
+    from invlatent.molecules.symmetry import class_permutations
+    from invlatent.molecules.train import vae_loss
+
+    g = smiles_to_graphs(["OCCO"])
+    perms = torch.from_numpy(class_permutations(["OCCO"], cap=16))
+    swapped = g.permuted(np.array([[3, 1, 2, 0, 4, 5, 6, 7, 8]]))  # O0-C1 becomes O3-C1
+    assert not (swapped.adj == g.adj).all()
+    model = _model().float()
+    types, mask = torch.from_numpy(g.types), torch.from_numpy(g.mask)
+    one = torch.arange(9).view(1, 1, 9)
+    losses = {}
+    for name, graph in (("truth", g), ("swapped", swapped)):
+        for k, p in (("min", perms), ("plain", one)):
+            torch.manual_seed(0)
+            gen = torch.Generator().manual_seed(1)
+            _, parts = vae_loss(model, types, torch.from_numpy(graph.adj), mask, p, 0.0, gen)
+            losses[name, k] = parts[1]
+    assert losses["truth", "min"] == pytest.approx(losses["swapped", "min"], rel=1e-6)
+    assert losses["truth", "plain"] != pytest.approx(losses["swapped", "plain"], rel=1e-3)

@@ -30,14 +30,21 @@ class Graphs:
     mask: np.ndarray  # (B, n) bool
     kept: np.ndarray  # (B,) int64 rows of the input
     rejected: Counter = field(default_factory=Counter)
+    perms: np.ndarray | None = None  # (B, K, n) target relabellings for training, if any
 
     def __len__(self) -> int:
         return int(self.types.shape[0])
 
     def take(self, index: np.ndarray) -> Graphs:
         """The graphs ``index`` (``rejected`` is kept as is)."""
+        perms = None if self.perms is None else self.perms[index]
         return Graphs(
-            self.types[index], self.adj[index], self.mask[index], self.kept[index], self.rejected
+            self.types[index],
+            self.adj[index],
+            self.mask[index],
+            self.kept[index],
+            self.rejected,
+            perms,
         )
 
     def permuted(self, perm: np.ndarray) -> Graphs:

@@ -29,6 +29,7 @@ DEFAULTS = dict(
     fourier_scale=4.0,
     init_logvar=-6.0,
     edge_mlp=0,
+    rank_pe=True,
 )
 
 
@@ -128,6 +129,7 @@ class Decoder(nn.Module):
             _AttentionLayer(hid, cfg["heads"]) for _ in range(cfg["dec_layers"])
         )
         self.norm = nn.LayerNorm(hid)
+        self.rank = nn.Embedding(cfg["max_nodes"], hid) if cfg.get("rank_pe") else None
         self.node_head = nn.Linear(hid, cfg["n_types"])
         self.pair_sum = nn.Linear(hid, hid)
         self.pair_prod = nn.Linear(hid, hid, bias=False)
@@ -137,6 +139,8 @@ class Decoder(nn.Module):
     def forward(self, z, mask):
         angle = 2 * math.pi * z @ self.freqs
         h = self.embed(torch.cat([torch.sin(angle), torch.cos(angle), z], -1))
+        if self.rank is not None:
+            h = h + self.rank(node_ranks(z, mask)) * mask.unsqueeze(-1).to(h.dtype)
         for layer in self.layers:
             h = layer(h, mask)
         h = self.norm(h)
@@ -159,6 +163,13 @@ class GraphVAE(nn.Module):
         z = reparameterise(mu, logvar, mask, generator)
         node_logits, edge_logits = self.decoder(z, mask)
         return node_logits, edge_logits, mu, logvar
+
+
+def node_ranks(z: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Rank of each real node by channel 0 (padding last): equivariant wherever z has no ties."""
+    key = torch.where(mask, z[..., 0], torch.full_like(z[..., 0], float("inf")))
+    order = torch.argsort(key, dim=1, stable=True)
+    return torch.argsort(order, dim=1)
 
 
 def reparameterise(mu, logvar, mask, generator: torch.Generator | None = None) -> torch.Tensor:
