@@ -136,3 +136,29 @@ def test_bond_loss_does_not_care_which_alike_atom_is_which():
             losses[name, k] = parts[1]
     assert losses["truth", "min"] == pytest.approx(losses["swapped", "min"], rel=1e-6)
     assert losses["truth", "plain"] != pytest.approx(losses["swapped", "plain"], rel=1e-3)
+
+
+def test_valence_decoding_respects_valences_and_joins_fragments(rng):
+    from invlatent.molecules.decode import _argmax_bonds, _components, _valence_bonds
+    from invlatent.molecules.graphs import MAX_VALENCE
+
+    b = 200
+    types = rng.integers(0, 8, size=(b, 9))
+    mask = np.arange(9)[None, :] < rng.integers(2, 10, size=(b, 1))
+    logits = rng.normal(size=(b, 9, 9, 4)) * 3
+    logp = logits + logits.transpose(0, 2, 1, 3)
+    logp[..., 0] += 6  # "no bond" usually likeliest: argmax graphs fall apart
+    adj = _valence_bonds(types, logp, mask)
+    assert (adj == adj.transpose(0, 2, 1)).all() and (adj[~mask] == 0).all()
+    assert (adj.sum(2) <= np.where(mask, MAX_VALENCE[types], 0)).all()
+    joined = [_components(a, m).max() == 0 for a, m in zip(adj, mask, strict=True)]
+    plain = [
+        _components(a, m).max() == 0 for a, m in zip(_argmax_bonds(logp, mask), mask, strict=True)
+    ]
+    assert np.mean(plain) < 0.5
+    carbon_only = [
+        _components(a, m).max() == 0
+        for a, m in zip(_valence_bonds(types * 0, logp, mask), mask, strict=True)
+    ]
+    assert np.mean(carbon_only) > 0.95  # carbons nearly always have room to join fragments
+    assert np.mean(joined) > np.mean(plain)

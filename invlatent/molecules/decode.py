@@ -93,7 +93,7 @@ def _argmax_bonds(logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
 
 
 def _valence_bonds(types: np.ndarray, logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
-    """Greedy decoding that never exceeds an atom's valence: likeliest bonds first."""
+    """Greedy bonds within valences, likeliest first; then join fragments by likeliest bonds."""
     out = np.zeros(logp.shape[:3], np.int64)
     iu, ju = np.triu_indices(MAX_NODES, 1)
     for b in range(len(types)):
@@ -104,17 +104,49 @@ def _valence_bonds(types: np.ndarray, logp: np.ndarray, mask: np.ndarray) -> np.
         for p in np.argsort(-gain, kind="stable"):
             if gain[p] <= 0:
                 break
-            i, j = iu[p], ju[p]
-            order = _fitting_order(lp[p], min(room[i], room[j]))
-            if order:
-                out[b, i, j] = out[b, j, i] = order
-                room[i] -= order
-                room[j] -= order
+            _add_bond(out[b], room, iu[p], ju[p], _fitting_order(lp[p], room, iu[p], ju[p]))
+        _join_fragments(out[b], room, lp, iu, ju, mask[b])
     return out
 
 
-def _fitting_order(lp: np.ndarray, room: int) -> int:
-    """The likeliest bond order that fits ``room`` and beats no bond (0 when none does)."""
+def _add_bond(adj: np.ndarray, room: np.ndarray, i: int, j: int, order: int) -> None:
+    if order:
+        adj[i, j] = adj[j, i] = order
+        room[i] -= order
+        room[j] -= order
+
+
+def _join_fragments(adj, room, lp, iu, ju, mask) -> None:
+    """While the graph has several fragments, add the likeliest single bond between two of them."""
+    single_gain = lp[:, 1] - lp[:, 0]
+    while True:
+        comp = _components(adj, mask)
+        ok = (comp[iu] != comp[ju]) & mask[iu] & mask[ju] & (room[iu] > 0) & (room[ju] > 0)
+        if comp.max() < 1 or not ok.any():
+            return
+        p = int(np.flatnonzero(ok)[np.argmax(single_gain[ok])])
+        _add_bond(adj, room, iu[p], ju[p], 1)
+
+
+def _components(adj: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Connected-component label per node (padding: -1); labels count from 0."""
+    comp = np.where(mask, np.arange(len(mask)), -1)
+    linked = (adj > 0) & mask[:, None] & mask[None, :]
+    for _ in range(len(mask)):
+        nxt = np.where(mask, np.where(linked, comp[None, :], comp[:, None]).max(1), -1)
+        nxt = np.maximum(nxt, comp)
+        if (nxt == comp).all():
+            break
+        comp = nxt
+    labels = np.unique(comp[mask], return_inverse=True)[1]
+    out = np.full(len(mask), -1)
+    out[mask] = labels
+    return out
+
+
+def _fitting_order(lp: np.ndarray, room: np.ndarray, i: int, j: int) -> int:
+    """The likeliest bond order that fits both atoms' room and beats no bond (0 when none does)."""
+    room = int(min(room[i], room[j]))
     if room <= 0:
         return 0
     allowed = lp[1 : room + 1]
