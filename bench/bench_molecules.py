@@ -170,6 +170,7 @@ def main() -> None:
     p.add_argument("--train", action="store_true", help="train the default model first")
     p.add_argument("--minutes", type=float, default=27.0)
     p.add_argument("--skip-probes", action="store_true")
+    p.add_argument("--results", default=RESULTS, help="where to write the JSON")
     args = p.parse_args()
     torch.set_num_threads(2)
     os.makedirs(OUT, exist_ok=True)
@@ -193,8 +194,8 @@ def main() -> None:
     res.update(interpolation(model, np.asarray(lf.z)[is_test], np.asarray(lf.mask)[is_test]))
     if not args.skip_probes:
         res.update(probes(os.path.join(OUT, "z_qm9.st")))
-    os.makedirs(os.path.dirname(RESULTS), exist_ok=True)
-    with open(RESULTS, "w") as f:
+    os.makedirs(os.path.dirname(os.path.abspath(args.results)), exist_ok=True)
+    with open(args.results, "w") as f:
         json.dump(res, f, indent=1, sort_keys=True)
     print(json.dumps(res, indent=1, sort_keys=True))
 
