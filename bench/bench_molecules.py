@@ -168,7 +168,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--model", default=os.path.join(OUT, "vae.pt"))
     p.add_argument("--train", action="store_true", help="train the default model first")
-    p.add_argument("--minutes", type=float, default=27.0)
+    p.add_argument("--minutes", type=float, default=24.0)
     p.add_argument("--skip-probes", action="store_true")
     p.add_argument("--results", default=RESULTS, help="where to write the JSON")
     args = p.parse_args()
