@@ -101,6 +101,22 @@ def test_encode_a_smiles_file_and_refuse_image_options(cli, trained, tmp_path):
         assert_one_line_error(cli("encode", model, smi, *opt), opt[0])
 
 
+def test_encode_a_csv_with_a_named_smiles_column_and_property_targets(cli, trained, tmp_path):
+    model, smi = trained
+    csv = tmp_path / "mols.csv"
+    rows = [f"{i},{s},{0.5 * i},label{i}" for i, s in enumerate(SMILES)]
+    csv.write_text("idx,structure,logp,name\n" + "\n".join(rows) + "\n")
+    _, by_csv = _encode(cli, model, csv, "--smiles-col", "structure")
+    _, by_smi = _encode(cli, model, smi, "--limit", str(len(SMILES)))
+    np.testing.assert_array_equal(by_csv.z, by_smi.z)
+    assert by_csv.target_names == ["idx", "logp"]
+    np.testing.assert_allclose(by_csv.targets[:, 1], 0.5 * np.arange(len(SMILES)))
+    assert by_csv.history[-1]["options"]["smiles_col"] == "structure"
+    assert_one_line_error(cli("encode", model, csv), "no SMILES column")
+    assert_one_line_error(cli("encode", model, csv, "--smiles-col", "nope"), "nope")
+    assert_one_line_error(cli("encode", model, smi, "--smiles-col", "structure"), "csv")
+
+
 def _sorted_file(lf):
     """What `project --method sort` writes: real nodes sorted by value first, then padding."""
     z, mask = np.asarray(lf.z), np.asarray(lf.mask)

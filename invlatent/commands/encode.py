@@ -35,7 +35,13 @@ def encode(
     permute: Annotated[
         str, Opt(help="Molecules: none or random node order (recorded in g).")
     ] = "none",
-    layer: Annotated[str | None, Opt(help="Which named layer is the latent.")] = None,
+    layer: Annotated[
+        str | None,
+        Opt(help="Which named layer is the latent (molecules: mean or sample; images: see docs)."),
+    ] = None,
+    smiles_col: Annotated[
+        str | None, Opt(help="Molecules from a CSV: the SMILES column (default: smiles).")
+    ] = None,
     split: Annotated[str, Opt(help="Which part of the data: all, train, val or test.")] = "all",
     limit: Annotated[int | None, Opt(help="Encode at most this many samples.")] = None,
     batch_size: Annotated[int, Opt(help="Samples per forward pass.")] = 256,
@@ -61,6 +67,8 @@ def encode(
         device=device,
     )
     if torchscript:
+        if smiles_col is not None:
+            fail("--smiles-col is for molecule models, not a TorchScript image encoder")
         if not group:
             fail("--torchscript needs --group to declare the output's action (e.g. --group c8)")
         from invlatent.images.encode import encode_torchscript
@@ -68,12 +76,17 @@ def encode(
         action = f"so2:{freqs}" if freqs and group.lower() == "so2" else group
         lf = encode_torchscript(model, data, action=action, **opts)
     else:
-        lf = _family_encoder(model)(model, data, **opts)
+        family, encoder = _family_encoder(model)
+        if smiles_col is not None:
+            if family != "molecules":
+                fail("--smiles-col is for molecule models (graph-vae)")
+            opts["smiles_col"] = smiles_col
+        lf = encoder(model, data, **opts)
     write(lf, output)
 
 
 def _family_encoder(model: str):
-    """The encode function of the model family that trained ``model``."""
+    """The model family that trained ``model`` and its encode function."""
     from invlatent.checkpoint import read_config
 
     family = read_config(model).get("family")
@@ -83,4 +96,4 @@ def _family_encoder(model: str):
         from invlatent.molecules.encode import encode_checkpoint
     else:
         fail(f"{model}: unknown model family {family!r} in its config")
-    return encode_checkpoint
+    return family, encode_checkpoint

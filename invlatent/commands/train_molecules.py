@@ -21,6 +21,9 @@ def register(app: typer.Typer) -> None:
 def graph_vae(
     output: Annotated[str, Opt("-o", "--output", help="Checkpoint to write (safetensors + JSON).")],
     data: Annotated[str, Opt(help="qm9, or a .smi / .csv file of SMILES.")] = "qm9",
+    smiles_col: Annotated[
+        str | None, Opt(help="CSV data: the SMILES column (default: the one named smiles).")
+    ] = None,
     limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
     latent_dim: Annotated[int, Opt(help="Latent channels per node (d).")] = 1,
     epochs: Annotated[int, Opt(help="Passes over the training split.")] = D["epochs"],
@@ -65,6 +68,7 @@ def graph_vae(
         log=say,
         arch=dict(latent_dim=latent_dim, hidden=hidden),
         limit=limit,
+        smiles_col=smiles_col,
         epochs=epochs,
         batch_size=batch_size,
         lr=lr,

@@ -34,6 +34,7 @@ def encode_checkpoint(
     batch_size: int = 256,
     seed: int = 0,
     device: str = "cpu",
+    smiles_col: str | None = None,
 ) -> LatentFile:
     """Latents z (B, 9, d) with mask, targets, ids and split of ``data`` under a graph VAE."""
     layer = layer or "mean"
@@ -42,7 +43,7 @@ def encode_checkpoint(
     from invlatent.molecules.train import load_graphs
 
     vae, _ = load_model(model)
-    table, graphs = load_graphs(data, limit, split)
+    table, graphs = load_graphs(data, limit, split, smiles_col)
     if graphs.rejected:
         print(f"invlatent: {data}: skipped molecules {dict(graphs.rejected)}", file=sys.stderr)
     g = None
@@ -57,7 +58,9 @@ def encode_checkpoint(
         g,
         model,
         data,
-        dict(permute=permute, layer=layer, split=split, limit=limit, data=data),
+        dict(
+            permute=permute, layer=layer, split=split, limit=limit, data=data, smiles_col=smiles_col
+        ),
         seed,
     )
 

@@ -147,9 +147,13 @@ def _load_csv(path: str, smiles_col: str | None) -> MoleculeTable:
     )
 
 
-def load_table(data: str, limit: int | None = None) -> MoleculeTable:
+def load_table(data: str, limit: int | None = None, smiles_col: str | None = None) -> MoleculeTable:
     """``qm9`` or a SMILES/CSV file, cut to the first ``limit`` rows."""
     if data.lower() == "qm9":
+        if smiles_col is not None:
+            raise InvlatentError("--smiles-col is for CSV files, not qm9")
         return load_qm9(limit)
-    table = load_smiles_file(data)
+    if smiles_col is not None and not data.lower().endswith((".csv", ".tsv")):
+        raise InvlatentError(f"{data}: --smiles-col is for .csv/.tsv files")
+    table = load_smiles_file(data, smiles_col)
     return table if limit is None else table.take(np.arange(min(limit, len(table.smiles))))

@@ -21,12 +21,13 @@ TRAIN_DEFAULTS = dict(
     limit=None,
     max_minutes=None,
     sym_perms=16,
+    smiles_col=None,
 )
 
 
-def load_graphs(data: str, limit: int | None, split: str = "all"):
+def load_graphs(data: str, limit: int | None, split: str = "all", smiles_col: str | None = None):
     """The molecule table and its graphs (rejections counted), restricted to ``split``."""
-    table = load_table(data, limit)
+    table = load_table(data, limit, smiles_col)
     if split != "all":
         from invlatent.molecules.qm9 import SPLIT_NAMES
 
@@ -80,7 +81,7 @@ def train_graph_vae(
     opts = {**TRAIN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     torch.set_num_threads(int(opts["threads"]))
     torch.manual_seed(seed)
-    table, graphs = load_graphs(data, opts["limit"])
+    table, graphs = load_graphs(data, opts["limit"], smiles_col=opts["smiles_col"])
     graphs.perms = _relabellings(table, graphs, opts["sym_perms"])
     split = table.split[graphs.kept]
     train, val = graphs.take(np.flatnonzero(split == 0)), graphs.take(np.flatnonzero(split == 1))
