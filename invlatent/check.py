@@ -11,6 +11,11 @@ For each method π, on a seeded sample of the file:
 - ``trustworthiness``: of the projected sample's neighbourhoods w.r.t. quotient distances;
 - ``collisions``: pairs of distinct orbits (d > 1e-3 × median) mapped to the same point
   (||Δπ|| ≤ 1e-6 × median);
+- ``copies_spread`` (files whose ``ids`` repeat, e.g. ``encode --copies K``): the same
+  invariance measured on *real* transformed inputs instead of the latent action. Per object,
+  the max over its copies of ||π(z_c) - mean_c π(z_c)||, averaged over objects and divided by
+  the mean ||π(z)||. It includes everything the latent action does not: an encoder that is
+  only approximately equivariant, interpolation of rotated pixels;
 - ``seconds``: time to project the sample once.
 
 Measuring returns numbers; tests assert on them with their own tolerances.
@@ -63,6 +68,21 @@ class _Sample:
         self.zj, self.mj = _rows(lf, j[keep])
         self.dq = quotient_distance(self.action, self.zi, self.zj, self.mi, self.mj)
         self.dq_sub = pairwise(self.action, self.z, self.mask)
+        self.copies, self.copy_group = _copies(lf, rng, samples)
+
+
+def _copies(lf, rng, samples):
+    """Rows of up to ``samples`` objects that occur several times (same id), and their groups."""
+    if lf.ids is None:
+        return None, None
+    ids = np.asarray(lf.ids)
+    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    repeated = np.flatnonzero(counts > 1)
+    if not len(repeated):
+        return None, None
+    chosen = rng.choice(repeated, size=min(samples, len(repeated)), replace=False)
+    rows = np.flatnonzero(np.isin(inverse, chosen))
+    return _rows(lf, rows), np.unique(inverse[rows], return_inverse=True)[1]
 
 
 def _rows(lf, idx):
@@ -89,6 +109,7 @@ def measure(data: _Sample, method: str, seed: int = 0) -> dict:
         "spearman": _spearman(data.dq, dp),
         "trustworthiness": _trustworthiness(data.dq_sub, p),
         "collisions": _collisions(data, p, dp),
+        "copies_spread": _copies_spread(data, run, scale),
         "seconds": round(seconds, 5),
     }
 
@@ -102,6 +123,21 @@ def _orbit_distance(data: _Sample, p, extras) -> float:
     d = quotient_distance(data.action, data.z, back, data.mask, mask)
     size = np.linalg.norm(data.z.reshape(len(back), -1), axis=1).mean()
     return float(d.max(initial=0.0) / max(size, 1e-30))
+
+
+def _copies_spread(data: _Sample, run, scale: float) -> float | None:
+    """Mean over objects of the max distance of a copy's projection to their mean (relative)."""
+    if data.copies is None:
+        return None
+    p = run(*data.copies)[0].astype(np.float64)
+    group = data.copy_group
+    sums = np.zeros((group.max() + 1, p.shape[1]))
+    np.add.at(sums, group, p)
+    centre = sums / np.bincount(group)[:, None]
+    dist = np.linalg.norm(p - centre[group], axis=1)
+    worst = np.zeros(len(centre))
+    np.maximum.at(worst, group, dist)
+    return float(worst.mean() / scale)
 
 
 def _spearman(dq, dp) -> float | None:
@@ -135,8 +171,9 @@ def _collisions(data: _Sample, p, dp) -> int:
 
 def render(result: dict) -> str:
     """The measurements as a plain-text table for people (stderr)."""
+    copies = any(r.get("copies_spread") is not None for r in result["methods"])
     head = ("method", "dim", "invariance", "orbit dist", "spearman", "trust", "collisions",
-            "project s")  # fmt: skip
+            *(("real copies",) if copies else ()), "project s")  # fmt: skip
     lines = [
         f"action {result['action']}: {result['rows']} rows, {result['samples']} sampled, "
         f"{result['pairs']} pairs (seed {result['seed']})",
@@ -144,7 +181,8 @@ def render(result: dict) -> str:
     ]
     for r in result["methods"]:
         cells = [r["dim"], r["invariance_error"], r["orbit_distance"], r["spearman"],
-                 r["trustworthiness"], r["collisions"], r["seconds"]]  # fmt: skip
+                 r["trustworthiness"], r["collisions"],
+                 *((r["copies_spread"],) if copies else ()), r["seconds"]]  # fmt: skip
         lines.append("  ".join([f"{r['method']:<14}", *(f"{_fmt(c):>13}" for c in cells)]))
     return "\n".join(lines)
 

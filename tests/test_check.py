@@ -52,6 +52,33 @@ def test_check_separates_invariant_methods_from_the_raw_latents(rng, group):
     assert cross and all(r["orbit_distance"] < 1e-5 for r in cross)
 
 
+def _with_copies(lf: LatentFile, rng, k: int, noise: float) -> LatentFile:
+    """k transformed copies of every object (sharing its id), each perturbed by ``noise``."""
+    b = len(lf)
+    rows = np.repeat(np.arange(b), k)
+    g = groups.sample(lf.action, b * k, rng, lf.z.shape[1])
+    z, mask = groups.act(
+        lf.action, np.asarray(lf.z)[rows], g, None if lf.mask is None else lf.mask[rows]
+    )
+    z = z + noise * rng.standard_normal(z.shape).astype(np.float32)
+    return LatentFile(z=z.astype(np.float32), action=lf.action, mask=mask, ids=lf.ids[rows], g=g)
+
+
+@pytest.mark.parametrize("group", ["sn", "c8", "so2:0,1,1,2"])
+def test_check_measures_invariance_on_real_copies_sharing_an_id(rng, group):
+    base = make_file(group, rng, b=30)
+    exact = check_file(_with_copies(base, rng, 4, 0.0), pairs=100, samples=30, seed=2)
+    noisy = check_file(_with_copies(base, rng, 4, 0.05), pairs=100, samples=30, seed=2)
+    for e, n in zip(exact["methods"], noisy["methods"], strict=True):
+        if e["invariant"] == "yes":
+            assert e["copies_spread"] < 1e-5, e["method"]
+            assert 1e-3 < n["copies_spread"] < 0.5, n["method"]
+    raw = {r["method"]: r for r in exact["methods"]}["raw"]
+    assert raw["copies_spread"] > 0.1
+    alone = check_file(base, ["raw"], pairs=10, samples=10)
+    assert alone["methods"][0]["copies_spread"] is None
+
+
 def test_check_identity_on_trivial_latents_retains_everything(rng):
     result = check_file(make_file("trivial", rng), pairs=300, samples=40)
     (row,) = result["methods"]
