@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 import numpy as np
@@ -10,7 +9,7 @@ import numpy as np
 from invlatent.action import Action
 from invlatent.arrays import load_arrays, pick
 from invlatent.errors import InvlatentError
-from invlatent.latentfile import LatentFile, make_step, validate
+from invlatent.latentfile import LatentFile, make_step, sha256_of_file, validate
 
 SIDE = ("labels", "targets", "mask", "g", "ids")
 
@@ -30,11 +29,11 @@ def import_arrays(
     arrays = load_arrays(array_path)
     z = _as_float32(pick(arrays, key, array_path, required=True), array_path)
     side = {name: arrays.get(name) for name in SIDE}
-    inputs = [(os.path.basename(array_path), _file_hash(array_path))]
+    inputs = [(os.path.basename(array_path), sha256_of_file(array_path))]
     for name, path in (side_files or {}).items():
         if path:
             side[name] = pick(load_arrays(path), name, path, required=True)
-            inputs.append((os.path.basename(path), _file_hash(path)))
+            inputs.append((os.path.basename(path), sha256_of_file(path)))
     lf = LatentFile(
         z=z,
         action=action,
@@ -50,14 +49,6 @@ def import_arrays(
     lf.history.append(make_step("import", options, inputs=inputs))
     validate(lf, array_path, allow_nonfinite=allow_nonfinite)
     return lf
-
-
-def _file_hash(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
 
 
 def _as_float32(z: np.ndarray, path: str) -> np.ndarray:

@@ -114,6 +114,15 @@ def sha256_of(buf) -> str:
     return hashlib.sha256(buf).hexdigest()
 
 
+def sha256_of_file(path: str) -> str:
+    """Hex SHA-256 of a file read in blocks (models, arrays), for the history's inputs."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
 # ---------------------------------------------------------------- reading
 
 

@@ -7,7 +7,6 @@ raw latents do not inherit RDKit's SMILES order.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import sys
@@ -16,7 +15,7 @@ import numpy as np
 
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
-from invlatent.latentfile import LatentFile, make_step
+from invlatent.latentfile import LatentFile, make_step, sha256_of_file
 
 LAYERS = ("mean", "sample")
 
@@ -91,7 +90,7 @@ def _latent_file(z, graphs, table, g, model, data, options, seed) -> LatentFile:
     if table.targets is not None:
         meta["target_units"] = json.dumps(list(table.target_units))
     step = make_step(
-        "encode", options, inputs=[(os.path.basename(model), _sha256(model))], seed=seed
+        "encode", options, inputs=[(os.path.basename(model), sha256_of_file(model))], seed=seed
     )
     return LatentFile(
         z=z,
@@ -106,11 +105,3 @@ def _latent_file(z, graphs, table, g, model, data, options, seed) -> LatentFile:
         history=[step],
         meta=meta,
     )
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
