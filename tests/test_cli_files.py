@@ -332,7 +332,7 @@ def test_refuses_to_write_binary_to_a_terminal(tmp_path, rng):
 
 
 def test_help_does_not_import_heavy_libraries():
-    code = "import sys, invlatent.cli; print(sorted(m for m in ('torch','sklearn','matplotlib','umap','rdkit','scipy') if m in sys.modules))"
+    code = "import sys, invlatent.cli; print(sorted(m for m in ('torch','sklearn','matplotlib','umap','rdkit','scipy','numpy') if m in sys.modules))"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
     assert invlatent("--help", capture_output=True, text=True).stdout.startswith("Usage")

@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 
 from invlatent.commands._common import cli_errors, fail, say
-from invlatent.molecules.train import TRAIN_DEFAULTS as D
+from invlatent.molecules.defaults import TRAIN_DEFAULTS as D
 
 Opt = typer.Option
 

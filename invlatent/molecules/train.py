@@ -8,21 +8,9 @@ from collections.abc import Callable
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.molecules.defaults import TRAIN_DEFAULTS
 from invlatent.molecules.graphs import ATOM_TYPES, MAX_NODES, Graphs, smiles_to_graphs
 from invlatent.molecules.qm9 import load_table
-
-TRAIN_DEFAULTS = dict(
-    epochs=60,
-    batch_size=128,
-    lr=3e-3,
-    beta=0.01,
-    warmup=5,
-    threads=2,
-    limit=None,
-    max_minutes=None,
-    sym_perms=16,
-    smiles_col=None,
-)
 
 
 def load_graphs(data: str, limit: int | None, split: str = "all", smiles_col: str | None = None):
