@@ -1,8 +1,8 @@
 """The group-action spec: which group acts on a latent tensor, and through which representation.
 
 An :class:`Action` is a small immutable value, parsed from one canonical string (``"sn"``,
-``"c8"``, ``"d4"``, ``"so2:0,1,1,2"``, ``"trivial"``) that is stored in a latent file's
-metadata. ``str(Action.parse(s))`` is the canonical form and parses back to an equal object.
+``"c8"``, ``"d4"``, ``"c4:grid"``, ``"so2:0,1,1,2"``, ``"trivial"``) that is stored in a latent
+file's metadata. ``str(Action.parse(s))`` is the canonical form and parses back to an equal object.
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from invlatent.errors import InvlatentError
 KINDS = ("sn", "cyclic", "dihedral", "so2", "trivial")
 G_KINDS = {"sn": "perm", "cyclic": "index", "dihedral": "index", "so2": "angle", "trivial": None}
 
-_FINITE = re.compile(r"^([cd])(\d+)$")
+_FINITE = re.compile(r"^([cd])(\d+)(:grid)?$")
 
 
 class ActionError(InvlatentError):
@@ -31,15 +31,19 @@ class Action:
     kind : one of ``KINDS``.
     order : N for ``cN``/``dN`` (the rotation subgroup's order), else 0.
     freqs : SO(2) irrep frequencies for ``so2``, else ``()``.
+    grid : for ``cN``/``dN`` only: the regular fields live on a square pixel grid,
+        ``z (B, F, |G|, H, W)`` (``cN:grid``/``dN:grid``), and an element also turns the grid.
     """
 
     kind: str
     order: int = 0
     freqs: tuple[int, ...] = ()
+    grid: bool = False
 
     @classmethod
     def parse(cls, text: str | Action) -> Action:
-        """Parse ``sn``, ``cN``, ``dN``, ``so2:f1,f2,...`` or ``trivial`` (case-insensitive)."""
+        """Parse ``sn``, ``cN``, ``dN``, ``cN:grid``, ``dN:grid``, ``so2:f1,f2,...`` or ``trivial``
+        (case-insensitive)."""
         if isinstance(text, Action):
             return text
         s = str(text).strip().lower().replace(" ", "")
@@ -49,12 +53,13 @@ class Action:
             order = int(m.group(2))
             if order < 2:
                 raise ActionError(f"group {text!r}: the order N must be at least 2")
-            return cls("cyclic" if m.group(1) == "c" else "dihedral", order)
+            kind = "cyclic" if m.group(1) == "c" else "dihedral"
+            return cls(kind, order, grid=bool(m.group(3)))
         if s == "so2" or s.startswith("so2:"):
             return cls.so2(_parse_freqs(s[4:], text))
         raise ActionError(
-            f"unknown group {text!r}: expected sn, cN or dN (e.g. c8, d4), so2:FREQS "
-            "(e.g. so2:0,1,1,2) or trivial"
+            f"unknown group {text!r}: expected sn, cN or dN (e.g. c8, d4), cN:grid or dN:grid "
+            "(e.g. c4:grid), so2:FREQS (e.g. so2:0,1,1,2) or trivial"
         )
 
     @classmethod
@@ -68,10 +73,11 @@ class Action:
         return cls("so2", 0, freqs)
 
     def __str__(self) -> str:
+        grid = ":grid" if self.grid else ""
         if self.kind == "cyclic":
-            return f"c{self.order}"
+            return f"c{self.order}{grid}"
         if self.kind == "dihedral":
-            return f"d{self.order}"
+            return f"d{self.order}{grid}"
         if self.kind == "so2":
             return "so2:" + ",".join(map(str, self.freqs))
         return self.kind
@@ -80,6 +86,11 @@ class Action:
     def group_size(self) -> int:
         """Number of group elements (0 for infinite groups or Sn, whose n comes from the data)."""
         return {"cyclic": self.order, "dihedral": 2 * self.order}.get(self.kind, 0)
+
+    @property
+    def pooled(self) -> Action:
+        """The regular fields left when a grid's plane is pooled away (``c4:grid`` → ``c4``)."""
+        return Action(self.kind, self.order, self.freqs)
 
     @property
     def is_invariant(self) -> bool:
@@ -103,6 +114,8 @@ class Action:
         rest = shape[1:]
         if self.kind == "sn" and len(rest) != 2:
             return f"action sn needs z of shape [B, n, d], got {list(shape)}"
+        if self.grid:
+            return self._grid_shape_problem(shape)
         if self.kind in ("cyclic", "dihedral"):
             size = self.group_size
             if len(rest) != 2:
@@ -115,6 +128,17 @@ class Action:
                     f"action {self} needs z of shape [B, {self.so2_dim}] "
                     f"(frequencies {list(self.freqs)}), got {list(shape)}"
                 )
+        return None
+
+    def _grid_shape_problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why ``shape`` is not ``(B, F, |G|, H, H)``: fields on a square grid, or None."""
+        size = self.group_size
+        if len(shape) != 5:
+            return f"action {self} needs z of shape [B, F, {size}, H, W], got {list(shape)}"
+        if shape[2] != size:
+            return f"action {self} needs axis 2 of {size} (one per element), got {shape[2]}"
+        if shape[3] != shape[4] or shape[3] < 1:
+            return f"action {self} needs a square grid (H = W ≥ 1), got {shape[3]}×{shape[4]}"
         return None
 
 

@@ -7,6 +7,11 @@ Element encodings (the ``g`` tensor of a latent file, see docs/format.md):
   ``(r^k·z)[..., j] = z[..., (j - k) mod N]``.
 - ``dN``: an index ``i = m·N + k`` meaning r^k f^m (f a reflection, f r f = r⁻¹); the regular
   representation ``(h·z)[..., i(g)] = z[..., i(h⁻¹ g)]``.
+- ``cN:grid`` / ``dN:grid``: the index of cN/dN; on fields ``(B, F, |G|, H, W)`` on a square
+  grid the element shifts the group axis as above *and* turns the grid about its centre
+  (``(u·z)(g, p) = z(u⁻¹g, u⁻¹p)``, the convention of ``invlatent.images``): quarter turns and
+  the mirror are exact (``np.rot90``, flip), other angles are bilinear with zeros outside, only
+  approximately a group action (``exact_elements`` says which are exact).
 - ``so2``: an angle θ in radians; the irrep of frequency k rotates its 2-vector by kθ.
 - ``trivial``: no effect.
 """
@@ -16,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent.action import Action
+from invlatent.images.rotate import rotate_images
 
 
 def act(action: Action, z: np.ndarray, g: np.ndarray, mask: np.ndarray | None = None):
@@ -25,6 +31,8 @@ def act(action: Action, z: np.ndarray, g: np.ndarray, mask: np.ndarray | None = 
         z2 = np.take_along_axis(z, g[:, :, None].astype(np.intp), axis=1)
         m2 = None if mask is None else np.take_along_axis(mask, g.astype(np.intp), axis=1)
         return z2, m2
+    if action.grid:
+        return act_grid(action, z, g), mask
     if action.kind in ("cyclic", "dihedral"):
         perm = regular_permutations(action)[np.asarray(g, dtype=np.intp)]
         return np.take_along_axis(z, perm[:, None, :], axis=-1), mask
@@ -74,6 +82,46 @@ def regular_permutations(action: Action) -> np.ndarray:
     els = elements(action)
     inv = inverse(action, els)
     return compose(action, inv[:, None], els[None, :]).astype(np.intp)
+
+
+def act_grid(action: Action, z: np.ndarray, g: np.ndarray) -> np.ndarray:
+    """``g·z`` for fields on a grid ``(B, F, |G|, H, W)``, one element per row (grouped by it)."""
+    g = np.asarray(g, dtype=np.intp)
+    out = np.empty(z.shape, dtype=z.dtype)
+    for e in np.unique(g):
+        rows = np.flatnonzero(g == e)
+        out[rows] = transform_grid(action, z[rows], int(e))
+    return out
+
+
+def transform_grid(action: Action, z: np.ndarray, element: int) -> np.ndarray:
+    """One element on every row of ``(b, F, |G|, H, W)``: shift the group axis, then mirror and
+    turn the plane (``np.rot90`` for quarter turns, bilinear interpolation otherwise)."""
+    action = Action.parse(action)
+    moved = z[:, :, regular_permutations(action)[element]]
+    angle, flip = grid_element(action, element)
+    if exact_elements(action)[element]:
+        plane = moved[..., ::-1] if flip else moved
+        return np.rot90(plane, round(angle / (np.pi / 2)), axes=(-2, -1))
+    b, f, size, h, w = moved.shape
+    turned = rotate_images(moved.reshape(b, f * size, h, w), np.full(b, angle), np.full(b, flip))
+    return turned.reshape(moved.shape)
+
+
+def grid_element(action: Action, element: int) -> tuple[float, bool]:
+    """``(angle, flip)`` of the element r^k f^m with index ``m·N + k``: reflect, then turn 2πk/N."""
+    n = Action.parse(action).order
+    return 2 * np.pi * (element % n) / n, bool(element // n)
+
+
+def exact_elements(action: Action) -> np.ndarray:
+    """Per element index: True where it acts exactly (always, except a grid's turns that are not
+    multiples of 90°, which need interpolation on the pixel grid)."""
+    action = Action.parse(action)
+    els = elements(action)
+    if not action.grid:
+        return np.ones(len(els), dtype=bool)
+    return (4 * (els % action.order)) % action.order == 0
 
 
 def rotate_irreps(z: np.ndarray, theta: np.ndarray, freqs: tuple[int, ...]) -> np.ndarray:

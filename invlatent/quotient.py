@@ -5,6 +5,9 @@
   node is matched to a zero "ghost" and pays its squared norm. Padded values are ignored.
 - ``cN`` / ``dN``: the best shift (and flip) from an FFT cross-correlation along the group
   axis, then the distance to that element is computed directly in float64.
+- ``cN:grid`` / ``dN:grid``: brute force over the |G| elements (``pairwise`` through Gram
+  matrices, ‖a‖² + ‖g·b‖² − 2⟨a, g·b⟩, one per element). Exact for elements that turn the grid
+  by multiples of 90°; for the others g·b is interpolated, so the minimum is approximate.
 - ``so2``: max over θ of <z1, R(θ)·z2>, in closed form for one distinct nonzero frequency,
   else a fine grid plus Newton refinement.
 - ``trivial``: the Euclidean distance.
@@ -34,6 +37,8 @@ def align(action, z1, z2, mask1=None, mask2=None) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"z1 and z2 must have the same shape, got {z1.shape} and {z2.shape}")
     if action.kind == "sn":
         return _align_sn(z1, z2, mask1, mask2)
+    if action.grid:
+        return _align_grid(action, z1, z2)
     if action.kind in ("cyclic", "dihedral"):
         return _align_regular(action, z1, z2)
     if action.kind == "so2":
@@ -44,12 +49,16 @@ def align(action, z1, z2, mask1=None, mask2=None) -> tuple[np.ndarray, np.ndarra
 
 def pairwise(action, z, mask=None, index=None) -> np.ndarray:
     """Symmetric matrix of quotient distances between the rows ``index`` (default: all) of z."""
+    action = Action.parse(action)
     idx = np.arange(len(z)) if index is None else np.asarray(index)
     i, j = np.triu_indices(len(idx), k=1)
-    m = None if mask is None else mask[idx]
-    d = quotient_distance(
-        action, z[idx][i], z[idx][j], None if m is None else m[i], None if m is None else m[j]
-    )
+    if action.grid:
+        d = _pairwise_grid(action, np.asarray(z[idx], dtype=np.float64))[i, j]
+    else:
+        m = None if mask is None else mask[idx]
+        d = quotient_distance(
+            action, z[idx][i], z[idx][j], None if m is None else m[i], None if m is None else m[j]
+        )
     out = np.zeros((len(idx), len(idx)))
     out[i, j] = out[j, i] = d
     return out
@@ -132,6 +141,34 @@ def _shift_scores(z1, z2, n):
     c = z2.reshape(b, fields, n)
     corr = np.fft.irfft(np.fft.rfft(a, axis=-1) * np.conj(np.fft.rfft(c, axis=-1)), n=n, axis=-1)
     return corr.sum(axis=1)
+
+
+# ---------------------------------------------------------------- cN:grid / dN:grid
+
+
+def _align_grid(action, z1, z2):
+    """Brute force: ||z1 - g·z2|| for every element g, the smallest per row."""
+    dist = np.stack(
+        [
+            np.linalg.norm((z1 - groups.transform_grid(action, z2, e)).reshape(len(z1), -1), axis=1)
+            for e in groups.elements(action)
+        ],
+        axis=1,
+    )
+    best = dist.argmin(axis=1)
+    return dist[np.arange(len(z1)), best], best.astype(np.int64)
+
+
+def _pairwise_grid(action, z):
+    """min over g of ||z_i - g·z_j|| for all pairs, from one Gram matrix per element."""
+    flat = z.reshape(len(z), -1)
+    sq = np.einsum("ij,ij->i", flat, flat)
+    best = np.full((len(z), len(z)), np.inf)
+    for e in groups.elements(action):
+        moved = groups.transform_grid(action, z, e).reshape(len(z), -1)
+        d2 = sq[:, None] + np.einsum("ij,ij->i", moved, moved)[None, :] - 2 * flat @ moved.T
+        best = np.minimum(best, d2)
+    return np.sqrt(np.maximum(best, 0.0))
 
 
 # ---------------------------------------------------------------- so2

@@ -10,16 +10,21 @@ from invlatent.groups import (
     act,
     compose,
     elements,
+    exact_elements,
+    grid_element,
     inverse,
     regular_permutations,
     rotate_irreps,
     sample,
 )
+from invlatent.images.rotate import rotate_images
+from invlatent.quotient import align, pairwise, quotient_distance
 
 FINITE = ["c2", "c3", "c4", "c5", "d2", "d3", "d4", "d5"]
+GRID = ["c2:grid", "c4:grid", "d2:grid", "d4:grid", "c8:grid", "d8:grid"]
 
 
-@pytest.mark.parametrize("group", FINITE)
+@pytest.mark.parametrize("group", FINITE + GRID)
 def test_group_laws_hold_for_every_element(group):
     els = elements(group)
     e = 0
@@ -96,3 +101,82 @@ def test_sampling_is_seeded():
         a = sample(group, 10, np.random.default_rng(3), n_nodes=5)
         b = sample(group, 10, np.random.default_rng(3), n_nodes=5)
         np.testing.assert_array_equal(a, b)
+
+
+def _grid(group, rng, b=2, fields=2, size=6):
+    """Random fields on a square grid for ``group``."""
+    return rng.standard_normal((b, fields, Action.parse(group).group_size, size, size))
+
+
+@pytest.mark.parametrize("group", GRID)
+def test_grid_action_is_a_homomorphism_on_its_exact_elements(group, rng):
+    z = _grid(group, rng, size=5)
+    exact = exact_elements(group)
+    for a, b in itertools.product(elements(group)[exact], repeat=2):
+        ab, _ = act(group, z, np.full(2, compose(group, a, b)))
+        a_b, _ = act(group, act(group, z, np.full(2, b))[0], np.full(2, a))
+        np.testing.assert_array_equal(ab, a_b)
+    assert np.array_equal(act(group, z, np.zeros(2, dtype=np.int64))[0], z)
+
+
+def test_quarter_turns_and_the_mirror_are_the_exact_elements():
+    assert exact_elements("c4:grid").all() and exact_elements("d4:grid").all()
+    assert list(exact_elements("c8:grid")) == [k % 2 == 0 for k in range(8)]
+    assert list(exact_elements("c3:grid")) == [True, False, False]
+    assert exact_elements("c8").all()
+
+
+def test_interpolated_elements_are_only_approximately_an_action(rng):
+    z = _grid("c8:grid", rng, size=8)
+    once = act("c8:grid", act("c8:grid", z, np.ones(2, dtype=np.int64))[0], np.ones(2, np.int64))[0]
+    twice = act("c8:grid", z, np.full(2, 2))[0]
+    assert np.linalg.norm(once - twice) / np.linalg.norm(twice) > 1e-2
+
+
+def test_a_quarter_turn_moves_a_pixel_counter_clockwise_and_shifts_the_group_axis():
+    z = np.zeros((1, 1, 4, 5, 5))
+    z[0, 0, 0, 2, 4] = 1.0  # element r^0, right of the centre
+    moved = act("c4:grid", z, np.array([1]))[0]
+    assert moved[0, 0, 1, 0, 2] == 1.0 and moved.sum() == 1.0  # element r^1, above the centre
+
+
+def test_the_mirror_flips_left_right_and_permutes_the_group_axis(rng):
+    z = _grid("d4:grid", rng, b=1)
+    moved = act("d4:grid", z, np.array([4]))[0]
+    perm = regular_permutations("d4:grid")[4]
+    np.testing.assert_array_equal(moved, z[:, :, perm, :, ::-1])
+
+
+@pytest.mark.parametrize("group", ["d4:grid", "c8:grid", "d8:grid"])
+def test_grid_action_turns_the_plane_like_the_images_do(group, rng):
+    """Every element, interpolated ones included, matches ``rotate_images`` after the shift."""
+    size = Action.parse(group).group_size
+    z = _grid(group, rng, b=size, size=7).astype(np.float32)
+    g = elements(group)
+    angle, flip = np.array([grid_element(group, int(e)) for e in g]).T
+    shifted = z[np.arange(size)[:, None], :, regular_permutations(group)[g]].transpose(
+        0, 2, 1, 3, 4
+    )
+    planes = rotate_images(shifted.reshape(size, -1, 7, 7), angle, flip.astype(bool))
+    np.testing.assert_allclose(act(group, z, g)[0], planes.reshape(z.shape), atol=1e-6)
+
+
+@pytest.mark.parametrize("group", ["c4:grid", "d4:grid"])
+def test_grid_quotient_distance_finds_the_element_that_undoes_a_move(group, rng):
+    z = _grid(group, rng, b=12)
+    g = sample(group, 12, rng)
+    dist, best = align(group, z, act(group, z, g)[0])
+    assert dist.max() < 1e-12
+    np.testing.assert_array_equal(best, inverse(group, g))
+
+
+@pytest.mark.parametrize("group", ["c4:grid", "c8:grid"])
+def test_grid_pairwise_distances_match_the_row_wise_brute_force(group, rng):
+    z = _grid(group, rng, b=7)
+    mat = pairwise(group, z)
+    i, j = np.triu_indices(7, k=1)
+    moved = [act(group, z[j], np.full(len(j), e))[0] for e in elements(group)]
+    brute = np.min([np.linalg.norm((z[i] - m).reshape(len(i), -1), axis=1) for m in moved], 0)
+    np.testing.assert_allclose(mat[i, j], brute, rtol=1e-9)
+    np.testing.assert_allclose(quotient_distance(group, z[i], z[j]), brute, rtol=1e-12)
+    assert np.array_equal(mat, mat.T) and not mat.diagonal().any()
