@@ -16,7 +16,18 @@ For each method π, on a seeded sample of the file:
   the max over its copies of ||π(z_c) - mean_c π(z_c)||, averaged over objects and divided by
   the mean ||π(z)||. It includes everything the latent action does not: an encoder that is
   only approximately equivariant, interpolation of rotated pixels;
+- ``equivariance_error`` (equivariant methods only: the grid poolings ``spatial-*``, whose
+  output keeps the group): max over rows of ||π(g·z) - g·π(z)|| for the same random g, divided
+  by the mean ||π(z)||. For these ``copies_spread`` is measured on g⁻¹·π(z_c) (copies with an
+  element index in ``g``; None otherwise);
 - ``seconds``: time to project the sample once.
+
+Fields on a grid (``cN:grid``/``dN:grid``) act exactly only for quarter turns and the mirror;
+other elements interpolate the grid. So their check also lists every element (``elements``:
+angle, flip, whether it is exact, and the ``round_trip`` error max ||g⁻¹·(g·z) - z|| / ||z||
+of the interpolated action itself), and each method gets ``per_element``: the invariance (or
+equivariance) error of that element applied to every sampled row. The random-g errors above
+include the interpolated elements too.
 
 Measuring returns numbers; tests assert on them with their own tolerances.
 """
@@ -42,7 +53,7 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
     rng = np.random.default_rng(seed)
     data = _Sample(lf, rng, samples, pairs)
     rows = [measure(data, m, seed) for m in methods]
-    return {
+    result = {
         "action": str(lf.action),
         "rows": len(lf),
         "samples": len(data.z),
@@ -50,6 +61,11 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
         "seed": seed,
         "methods": rows,
     }
+    if lf.action.grid:
+        result["elements"] = grid_elements(data)
+        for row in rows:
+            row["per_element"] = per_element(data, row["method"], seed)
+    return result
 
 
 class _Sample:
@@ -60,7 +76,7 @@ class _Sample:
         sub = np.sort(rng.choice(b, size=min(samples, b), replace=False))
         self.z, self.mask = _rows(lf, sub)
         n = self.z.shape[1] if self.action.kind == "sn" else 0
-        g = groups.sample(self.action, len(sub), rng, n)
+        self.g = g = groups.sample(self.action, len(sub), rng, n)
         self.gz, self.gmask = groups.act(self.action, self.z, g, self.mask)
         i, j = rng.integers(0, b, size=(2, pairs if b > 1 else 0))
         keep = i != j
@@ -68,21 +84,24 @@ class _Sample:
         self.zj, self.mj = _rows(lf, j[keep])
         self.dq = quotient_distance(self.action, self.zi, self.zj, self.mi, self.mj)
         self.dq_sub = pairwise(self.action, self.z, self.mask)
-        self.copies, self.copy_group = _copies(lf, rng, samples)
+        self.copies, self.copy_group, self.copy_g = _copies(lf, rng, samples)
 
 
 def _copies(lf, rng, samples):
-    """Rows of up to ``samples`` objects that occur several times (same id), and their groups."""
+    """Rows of up to ``samples`` objects that occur several times (same id), their groups, and
+    their element indices (None unless ``g`` holds indices)."""
     if lf.ids is None:
-        return None, None
+        return None, None, None
     ids = np.asarray(lf.ids)
     uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
     repeated = np.flatnonzero(counts > 1)
     if not len(repeated):
-        return None, None
+        return None, None, None
     chosen = rng.choice(repeated, size=min(samples, len(repeated)), replace=False)
     rows = np.flatnonzero(np.isin(inverse, chosen))
-    return _rows(lf, rows), np.unique(inverse[rows], return_inverse=True)[1]
+    index = lf.g is not None and (lf.g_kind or lf.action.g_kind) == "index"
+    g = np.asarray(lf.g[rows], dtype=np.int64) if index else None
+    return _rows(lf, rows), np.unique(inverse[rows], return_inverse=True)[1], g
 
 
 def _rows(lf, idx):
@@ -100,18 +119,76 @@ def measure(data: _Sample, method: str, seed: int = 0) -> dict:
     scale = max(float(np.linalg.norm(p, axis=1).mean()), 1e-30)
     dp = np.linalg.norm(run(data.zi, data.mi)[0] - run(data.zj, data.mj)[0], axis=1)
     info = get_method(data.action, method)
+    out_action = info.output_action(data.action)
+    equi = None
+    if info.equivariant:
+        equi = float(_equivariance(out_action, p, pg, data.g).max(initial=0.0) / scale)
     return {
         "method": method,
         "invariant": info.invariant,
         "dim": int(p.shape[1]),
         "invariance_error": float(np.linalg.norm(pg - p, axis=1).max(initial=0.0) / scale),
+        "equivariance_error": equi,
         "orbit_distance": _orbit_distance(data, p, extras) if info.cross_section else None,
         "spearman": _spearman(data.dq, dp),
         "trustworthiness": _trustworthiness(data.dq_sub, p),
         "collisions": _collisions(data, p, dp),
-        "copies_spread": _copies_spread(data, run, scale),
+        "copies_spread": _copies_spread(data, run, scale, out_action),
         "seconds": round(seconds, 5),
     }
+
+
+def _equivariance(out_action, p, pg, g) -> np.ndarray:
+    """Per row ||π(g·z) - g·π(z)|| for flattened outputs of an equivariant method."""
+    expected = groups.act(out_action, p.reshape(len(p), -1, out_action.group_size), g)[0]
+    return np.linalg.norm(pg - expected.reshape(p.shape), axis=1)
+
+
+def grid_elements(data: _Sample) -> list[dict]:
+    """Every element of a grid action: its name, angle, flip, exactness and round-trip error."""
+    action, z = data.action, data.z.astype(np.float64)
+    exact = groups.exact_elements(action)
+    size = max(float(np.linalg.norm(z.reshape(len(z), -1), axis=1).mean()), 1e-30)
+    return [_element_row(action, z, int(e), bool(exact[e]), size) for e in groups.elements(action)]
+
+
+def _element_row(action, z, e: int, exact: bool, size: float) -> dict:
+    """One element: name, angle, flip, exactness and max ||g⁻¹·(g·z) - z|| / mean ||z||."""
+    angle, flip = groups.grid_element(action, e)
+    there = groups.transform_grid(action, z, e)
+    back = groups.transform_grid(action, there, int(groups.inverse(action, e)))
+    err = np.linalg.norm((back - z).reshape(len(z), -1), axis=1).max(initial=0.0) / size
+    return {
+        "element": e,
+        "name": _element_name(action, e),
+        "angle_deg": round(float(np.degrees(angle)), 4),
+        "flip": flip,
+        "exact": exact,
+        "round_trip": float(err),
+    }
+
+
+def per_element(data: _Sample, method: str, seed: int = 0) -> list[float]:
+    """For each element g (in index order): the error of π on g·z for every sampled row."""
+    info = get_method(data.action, method)
+    out_action = info.output_action(data.action)
+    p = project_with_extras(data.action, data.z, None, method=method, seed=seed)[0]
+    scale = max(float(np.linalg.norm(p, axis=1).mean()), 1e-30)
+    errors = []
+    for e in groups.elements(data.action):
+        moved = groups.transform_grid(data.action, data.z, int(e))
+        pg = project_with_extras(data.action, moved, None, method=method, seed=seed)[0]
+        if info.equivariant:
+            dist = _equivariance(out_action, p, pg, np.full(len(p), e))
+        else:
+            dist = np.linalg.norm(pg - p, axis=1)
+        errors.append(float(dist.max(initial=0.0) / scale))
+    return errors
+
+
+def _element_name(action, e: int) -> str:
+    """``r^k`` or ``r^k f`` for the element with index ``m·N + k``."""
+    return f"r^{e % action.order}" + (" f" if e >= action.order else "")
 
 
 def _orbit_distance(data: _Sample, p, extras) -> float:
@@ -125,11 +202,16 @@ def _orbit_distance(data: _Sample, p, extras) -> float:
     return float(d.max(initial=0.0) / max(size, 1e-30))
 
 
-def _copies_spread(data: _Sample, run, scale: float) -> float | None:
-    """Mean over objects of the max distance of a copy's projection to their mean (relative)."""
-    if data.copies is None:
+def _copies_spread(data: _Sample, run, scale: float, out_action) -> float | None:
+    """Mean over objects of the max distance of a copy's projection to their mean (relative);
+    for an equivariant output, of g⁻¹·π(z_c), so copies in other poses are compared in one."""
+    if data.copies is None or (not out_action.is_invariant and data.copy_g is None):
         return None
     p = run(*data.copies)[0].astype(np.float64)
+    if not out_action.is_invariant:
+        back = groups.inverse(out_action, data.copy_g)
+        p = groups.act(out_action, p.reshape(len(p), -1, out_action.group_size), back)[0]
+        p = p.reshape(len(p), -1)
     group = data.copy_group
     sums = np.zeros((group.max() + 1, p.shape[1]))
     np.add.at(sums, group, p)
@@ -172,24 +254,50 @@ def _collisions(data: _Sample, p, dp) -> int:
 def render(result: dict) -> str:
     """The measurements as a plain-text table for people (stderr)."""
     copies = any(r.get("copies_spread") is not None for r in result["methods"])
-    head = ("method", "dim", "invariance", "orbit dist", "spearman", "trust", "collisions",
-            *(("real copies",) if copies else ()), "project s")  # fmt: skip
+    equi = any(r.get("equivariance_error") is not None for r in result["methods"])
+    head = ("method", "dim", "invariance", *(("equivariance",) if equi else ()), "orbit dist",
+            "spearman", "trust", "collisions", *(("real copies",) if copies else ()),
+            "project s")  # fmt: skip
     lines = [
         f"action {result['action']}: {result['rows']} rows, {result['samples']} sampled, "
         f"{result['pairs']} pairs (seed {result['seed']})",
         "  ".join(f"{h:>13}" if k else f"{h:<14}" for k, h in enumerate(head)),
     ]
     for r in result["methods"]:
-        cells = [r["dim"], r["invariance_error"], r["orbit_distance"], r["spearman"],
-                 r["trustworthiness"], r["collisions"],
+        cells = [r["dim"], r["invariance_error"], *((r["equivariance_error"],) if equi else ()),
+                 r["orbit_distance"], r["spearman"], r["trustworthiness"], r["collisions"],
                  *((r["copies_spread"],) if copies else ()), r["seconds"]]  # fmt: skip
         lines.append("  ".join([f"{r['method']:<14}", *(f"{_fmt(c):>13}" for c in cells)]))
+    if "elements" in result:
+        lines += _render_elements(result)
     return "\n".join(lines)
+
+
+def _render_elements(result: dict) -> list[str]:
+    """Per-element lines of a grid action: exactness, round trip, each method's error."""
+    methods = [r["method"] for r in result["methods"]]
+    head = ["element", "angle°", "flip", "exact", "round trip", *methods]
+    lines = [
+        "per element: error of π(g·z) against g·π(z) (equivariant) or π(z) (invariant); "
+        "elements that are not quarter turns interpolate the grid",
+        "  ".join(f"{h:>13}" if k else f"{h:<8}" for k, h in enumerate(head)),
+    ]
+    for k, e in enumerate(result["elements"]):
+        cells = [e["angle_deg"], _yes(e["flip"]), _yes(e["exact"]), e["round_trip"]]
+        cells += [r["per_element"][k] for r in result["methods"]]
+        lines.append("  ".join([f"{e['name']:<8}", *(f"{_fmt(c):>13}" for c in cells)]))
+    return lines
+
+
+def _yes(flag: bool) -> str:
+    return "yes" if flag else "no"
 
 
 def _fmt(v) -> str:
     if v is None:
         return "-"
+    if isinstance(v, str):
+        return v
     if isinstance(v, int):
         return str(v)
     return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"

@@ -9,7 +9,13 @@ import typer
 
 from invlatent.commands._common import cli_errors, fail, say
 
-FAMILY_EXAMPLES = {"sn": "sn", "regular": "c8", "so2": "so2:0,1,1,2", "trivial": "trivial"}
+FAMILY_EXAMPLES = {
+    "sn": "sn",
+    "regular": "c8",
+    "grid": "c8:grid",
+    "so2": "so2:0,1,1,2",
+    "trivial": "trivial",
+}
 COLUMNS = ("method", "invariant", "injective on orbits", "isometric", "convex image",
            "output size", "element")  # fmt: skip
 
@@ -29,7 +35,11 @@ def project(
         str | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
     ] = None,
 ) -> None:
-    """Project latents onto invariants (action trivial), recording the step in the history."""
+    """Project latents onto invariants (action trivial), recording the step in the history.
+
+    Fields on a grid (cN:grid, dN:grid) are pooled over the grid instead (spatial-mean,
+    spatial-max): an equivariant reduction to cN/dN fields, to chain with a cN/dN method.
+    """
     if list_:
         return _list(file, as_json)
     if method is None:

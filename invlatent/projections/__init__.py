@@ -1,5 +1,8 @@
 """Invariant projections π with π(g·z) = π(z), one registry for every group family.
 
+Fields on a grid (``cN:grid``/``dN:grid``) get *equivariant* reductions instead: they pool the
+grid into the plain regular fields ``cN``/``dN``, whose own projections then apply.
+
 Each method declares its guarantees (invariant, injective on orbits, isometric, convex image,
 output size, canonicalising element); ``invlatent project --list`` prints them and
 ``docs/projections.md`` explains them. Random methods derive their templates from the seed and
@@ -17,7 +20,7 @@ import numpy as np
 
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
-from invlatent.projections import _regular, _sn, _so2, _trivial
+from invlatent.projections import _grid, _regular, _sn, _so2, _trivial
 from invlatent.projections._base import Method, Params, run_chunked
 
 __all__ = [
@@ -41,13 +44,15 @@ FAMILY = {
 }
 REGISTRY: dict[tuple[str, str], Method] = {
     (m.family, m.name): m
-    for m in (*_sn.METHODS, *_regular.METHODS, *_so2.METHODS, *_trivial.METHODS)
+    for m in (*_sn.METHODS, *_regular.METHODS, *_grid.METHODS, *_so2.METHODS, *_trivial.METHODS)
 }
 
 
 def family_of(action) -> str:
-    """The registry family of an action: sn, regular (cN/dN), so2 or trivial."""
-    return FAMILY[Action.parse(action).kind]
+    """The registry family of an action: sn, regular (cN/dN), grid (cN:grid/dN:grid), so2 or
+    trivial."""
+    action = Action.parse(action)
+    return "grid" if action.grid else FAMILY[action.kind]
 
 
 def methods_for(action) -> list[str]:
@@ -73,7 +78,11 @@ def guarantees(action) -> list[dict[str, str]]:
 
 
 def project_with_extras(action, z, mask=None, *, method, dim=None, seed=0, key_channel=None):
-    """π(z) as float32 (B, D) and the extra per-row tensors (``perm``, ``canon``, ``n_nodes``)."""
+    """π(z) as float32 (B, D) and the extra per-row tensors (``perm``, ``canon``, ``n_nodes``).
+
+    Equivariant methods (grid pooling) also return (B, D) here, D = F·|G|; ``project`` gives
+    their file the layout of ``Method.output_action``.
+    """
     action = Action.parse(action)
     m = get_method(action, method)
     params = Params(tuple(int(s) for s in z.shape[1:]), dim, int(seed), key_channel)
@@ -92,18 +101,22 @@ def project_array(
 
 
 def project(lf, method: str, *, dim=None, seed: int = 0, key_channel=None, source: str = "-"):
-    """An invariant latent file (action ``trivial``) with the step appended to the history."""
+    """A projected latent file with the step appended to the history: action ``trivial``, or
+    the pooled ``cN``/``dN`` fields ``[B, F, |G|]`` of an equivariant method."""
     from invlatent.latentfile import input_hash, make_step
 
     out, extras = project_with_extras(
         lf.action, lf.z, lf.mask, method=method, dim=dim, seed=seed, key_channel=key_channel
     )
+    action = get_method(lf.action, method).output_action(lf.action)
+    if not action.is_invariant:
+        out = out.reshape(len(out), -1, action.group_size)
     options = {"method": method, "dim": dim, "key_channel": key_channel}
     step = make_step("project", options, inputs=[(source, input_hash(lf))], seed=seed)
     return lf.with_step(
         step,
         z=out,
-        action=Action.parse("trivial"),
+        action=action,
         mask=None,
         g_kind=(lf.g_kind or lf.action.g_kind) if lf.g is not None else None,
         extra={**lf.extra, **extras},

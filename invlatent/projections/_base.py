@@ -29,7 +29,11 @@ class Params:
 
 @dataclass(frozen=True)
 class Method:
-    """One invariant projection and the guarantees it declares (printed by ``project --list``)."""
+    """One projection and the guarantees it declares (printed by ``project --list``).
+
+    ``equivariant`` methods keep the group: their output carries the input's pooled action
+    (``cN:grid`` → ``cN``, see ``output_action``) instead of ``trivial``.
+    """
 
     name: str
     family: str
@@ -45,6 +49,11 @@ class Method:
     random: bool = False
     dim_help: str | None = None
     key_channel: bool = False
+    equivariant: bool = False
+
+    def output_action(self, action: Action) -> Action:
+        """The action on this method's output: trivial, or the pooled fields if equivariant."""
+        return action.pooled if self.equivariant else Action.parse("trivial")
 
     def guarantees(self) -> dict[str, str]:
         """The guarantees table row of this method."""
