@@ -22,6 +22,9 @@ def check_(
     seed: Annotated[int, typer.Option(min=0, help="Seed of the sampling.")] = 0,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON on stdout.")] = False,
     device: Annotated[str, typer.Option(help="Device for MODEL DATA checks.")] = "cpu",
+    layer: Annotated[
+        str | None, typer.Option(help="MODEL DATA: the layer to check (default: the latent).")
+    ] = None,
 ) -> None:
     """Measure invariance error, distance to the orbit and information retention per method."""
     if len(inputs) not in (1, 2):
@@ -29,8 +32,12 @@ def check_(
     if len(inputs) == 2:
         from invlatent.images.check_model import check_model, render
 
-        result = check_model(inputs[0], inputs[1], seed=seed, samples=samples, device=device)
+        result = check_model(
+            inputs[0], inputs[1], seed=seed, samples=samples, device=device, layer=layer
+        )
     else:
+        if layer is not None:
+            fail("--layer applies to MODEL DATA checks, not to a latent file")
         from invlatent.check import check_file, render
         from invlatent.latentfile import read
 

@@ -56,9 +56,10 @@ def gcnn(
     """Train a C_N / D_N group-equivariant CNN classifier."""
     from invlatent.action import Action
 
-    if Action.parse(group).kind not in ("cyclic", "dihedral"):
+    action = Action.parse(group)
+    if action.kind not in ("cyclic", "dihedral") or action.grid:
         fail(f"--group {group!r}: a group CNN needs cN or dN (e.g. c4, c8, c16, d4)")
-    _run(output, arch="gcnn", group=str(Action.parse(group)), basis=basis, **_common(locals()))
+    _run(output, arch="gcnn", group=str(action), basis=basis, **_common(locals()))
 
 
 @cli_errors

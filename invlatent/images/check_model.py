@@ -1,9 +1,11 @@
-"""``invlatent check`` for image models: the measured equivariance error of the latent layer.
+"""``invlatent check`` for image models: the measured equivariance error of a latent layer.
 
 For each group element g (and for rotations half-way between elements) the relative error
 ``‖f(g·x) − g·f(x)‖ / ‖f(x)‖`` over ``samples`` test images, computed in float64 from the
 float32 outputs. For a plain CNN (trivial action) ``g·f(x) = f(x)``: the same numbers measure
-how invariant augmentation made it, at the rotations of C8.
+how invariant augmentation made it, at the rotations of C8. For a feature map (``--layer
+blockK-map``, action ``cN:grid``) g·f(x) also turns the map: exact for quarter turns, bilinear
+for the other elements, whose error then includes that interpolation.
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from invlatent.action import Action
+from invlatent.errors import InvlatentError
 from invlatent.groups import act
 from invlatent.images.data import load_data
 from invlatent.images.gconv import group_elements
@@ -23,11 +26,17 @@ from invlatent.images.rotate import rotate_images
 TRIVIAL_PROBE = Action.parse("c8")
 
 
-def check_model(model_path: str, data: str, *, seed: int, samples: int, device: str) -> dict:
+def check_model(
+    model_path: str, data: str, *, seed: int, samples: int, device: str, layer: str | None = None
+) -> dict:
     """Equivariance error per group element and between elements, as a JSON-ready dict."""
     net, config = load_model(model_path, device)
+    layer = layer or net.default_layer
+    if layer not in net.layer_names:
+        raise InvlatentError(
+            f"--layer {layer!r}: this model has layers {', '.join(net.layer_names)}"
+        )
     x = _sample(data, config, samples, seed)
-    layer = net.default_layer
     action = Action.parse(net.layer_action(layer))
     probe = action if action.group_size else TRIVIAL_PROBE
     limit_threads()
@@ -61,8 +70,6 @@ def check_model(model_path: str, data: str, *, seed: int, samples: int, device: 
 
 
 def _sample(data: str, config: dict, samples: int, seed: int) -> np.ndarray:
-    from invlatent.errors import InvlatentError
-
     if samples < 1:
         raise InvlatentError(f"--samples must be at least 1, got {samples}")
     images = load_data(data)

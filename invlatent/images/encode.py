@@ -73,7 +73,8 @@ def encode_torchscript(
     """Latents of a foreign encoder (TorchScript or torch.export) with a declared output action.
 
     The encoder receives float32 images ``(B, C, H, W)`` in [0, 1] and must return ``z`` of
-    the shape the action needs (``(B, F, N)`` for ``cN``, ``(B, D)`` for ``so2``/``trivial``).
+    the shape the action needs (``(B, F, N)`` for ``cN``, ``(B, F, N, H, H)`` for ``cN:grid``,
+    ``(B, D)`` for ``so2``/``trivial``).
     """
     _check_options(permute, rotate, copies, batch_size)
     if layer:
@@ -192,23 +193,40 @@ def run_encoder(
     device: torch.device,
     action: Action,
 ) -> np.ndarray:
-    """Rotate and encode ``x[rows]`` batch by batch; progress on stderr; returns float32 ``z``."""
+    """Rotate and encode ``x[rows]`` batch by batch; progress on stderr; returns float32 ``z``.
+
+    ``z`` is allocated once, after the first batch gives its row shape, and its size is said on
+    stderr at the end: feature maps (``cN:grid``) take B·F·|G|·H·W floats, far more than the
+    pooled fields.
+    """
     limit_threads()
-    parts = []
+    z = None
     t0 = time.perf_counter()
     with torch.no_grad(), progress_bar(len(rows), "encode") as advance:
         for i in range(0, len(rows), batch):
             xb = rotate_images(x[rows[i : i + batch]], angles[i : i + batch])
-            out = fn(torch.from_numpy(xb).to(device))
-            parts.append(_check_output(out, action, len(xb)))
+            out = _check_output(fn(torch.from_numpy(xb).to(device)), action, len(xb))
+            if z is None:
+                z = np.empty((len(rows), *out.shape[1:]), dtype=np.float32)
+            if out.shape[1:] != z.shape[1:]:
+                raise InvlatentError(
+                    f"the encoder returned rows of shape {list(out.shape[1:])} for one batch "
+                    f"and {list(z.shape[1:])} for the first"
+                )
+            z[i : i + len(xb)] = out
             advance(len(xb))
-    z = np.concatenate(parts)
     seconds = time.perf_counter() - t0
     print(
-        f"encoded {len(z)} images into z {list(z.shape)} ({action}) in {seconds:.1f} s",
+        f"encoded {len(z)} images into z {list(z.shape)} ({action}, {_size(z.nbytes)}) "
+        f"in {seconds:.1f} s",
         file=sys.stderr,
     )
     return z
+
+
+def _size(nbytes: int) -> str:
+    """Bytes for people: ``12.3 MB``."""
+    return f"{nbytes / 1e6:.1f} MB" if nbytes >= 1e5 else f"{nbytes / 1e3:.1f} kB"
 
 
 def _check_output(out, action: Action, b: int) -> np.ndarray:

@@ -1,4 +1,5 @@
-"""A C_N / D_N group CNN classifier whose latent layers are regular fields ``(B, F, G)``."""
+"""A C_N / D_N group CNN classifier whose latent layers are regular fields ``(B, F, G)``, or
+the same fields on the pixel grid ``(B, F, G, H, W)`` (the ``-map`` layers)."""
 
 from __future__ import annotations
 
@@ -21,8 +22,12 @@ class GCNN(nn.Module):
 
     ``blocks`` lists ``[fields, kernel, pool_after]``; ``basis`` is the filter basis of
     ``gconv`` (``harmonic`` or ``pixel``). Named layers: ``block1``… (each block's
-    output averaged over the plane, regular fields ``(B, F, G)``), ``invariant`` (the max over
-    the group, ``(B, F)``) and ``logits``. The default latent is the last block.
+    output averaged over the plane, regular fields ``(B, F, G)``), ``block1-map``… (the same
+    output before averaging, ``(B, F, G, H, W)``, action ``cN:grid``/``dN:grid``),
+    ``invariant`` (the max over the group, ``(B, F)``) and ``logits``. The default latent is the
+    last block. A map is taken before the block's own pooling; the poolings before it halve
+    even sizes only (``default_blocks``), so a square input gives square maps that quarter
+    turns permute exactly.
     """
 
     def __init__(
@@ -36,7 +41,7 @@ class GCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.action = Action.parse(group)
-        if self.action.kind not in ("cyclic", "dihedral"):
+        if self.action.kind not in ("cyclic", "dihedral") or self.action.grid:
             raise ValueError(f"a group CNN needs a cN or dN group, got {group!r}")
         self.blocks_spec = [list(b) for b in blocks]
         convs, norms, fields = [], [], None
@@ -54,7 +59,8 @@ class GCNN(nn.Module):
 
     @property
     def layer_names(self) -> list[str]:
-        return [f"block{i + 1}" for i in range(len(self.convs))] + ["invariant", "logits"]
+        blocks = [f"block{i + 1}" for i in range(len(self.convs))]
+        return [*blocks, *(f"{b}-map" for b in blocks), "invariant", "logits"]
 
     @property
     def default_layer(self) -> str:
@@ -62,16 +68,21 @@ class GCNN(nn.Module):
 
     def layer_action(self, layer: str) -> str:
         """The group action on a named layer's output."""
+        if layer.endswith("-map"):
+            return f"{self.action}:grid"
         return str(self.action) if layer.startswith("block") else "trivial"
 
     def encode(self, x: torch.Tensor, layer: str) -> torch.Tensor:
         """The output of a named layer for images ``x`` ``(B, C, H, W)``."""
-        stop = int(layer[5:]) if layer.startswith("block") else len(self.convs)
+        block = layer.removesuffix("-map")
+        stop = int(block[5:]) if block.startswith("block") else len(self.convs)
         h = x
         for i in range(stop):
             h = torch.relu(self.norms[i](self.convs[i](h)))
             if self.blocks_spec[i][2] and i + 1 < stop:
                 h = spatial_max_pool(h)
+        if layer.endswith("-map"):
+            return h
         z = spatial_mean(h)
         if layer.startswith("block"):
             return z
