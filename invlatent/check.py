@@ -241,9 +241,11 @@ def _trustworthiness(dq_sub, p) -> float | None:
 
 def _collisions(data: _Sample, p, dp) -> int:
     """Pairs of distinct orbits (sampled pairs and sample pairs) that π maps to one point."""
+    from scipy.spatial.distance import pdist
+
     i, j = np.triu_indices(len(p), k=1)
     dq = np.concatenate([data.dq, data.dq_sub[i, j]])
-    dpp = np.concatenate([dp, np.linalg.norm(p[i] - p[j], axis=1)])
+    dpp = np.concatenate([dp, pdist(p.astype(np.float64))])  # pdist: the same (i < j) order
     if not len(dq):
         return 0
     distinct = dq > 1e-3 * max(np.median(dq), 1e-30)

@@ -21,7 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent.action import Action
-from invlatent.images.rotate import rotate_images
+from invlatent.images.rotate import turn_planes
 
 
 def act(action: Action, z: np.ndarray, g: np.ndarray, mask: np.ndarray | None = None):
@@ -103,9 +103,7 @@ def transform_grid(action: Action, z: np.ndarray, element: int) -> np.ndarray:
     if exact_elements(action)[element]:
         plane = moved[..., ::-1] if flip else moved
         return np.rot90(plane, round(angle / (np.pi / 2)), axes=(-2, -1))
-    b, f, size, h, w = moved.shape
-    turned = rotate_images(moved.reshape(b, f * size, h, w), np.full(b, angle), np.full(b, flip))
-    return turned.reshape(moved.shape)
+    return turn_planes(moved, angle, flip)
 
 
 def grid_element(action: Action, element: int) -> tuple[float, bool]:

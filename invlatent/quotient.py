@@ -146,11 +146,20 @@ def _shift_scores(z1, z2, n):
 # ---------------------------------------------------------------- cN:grid / dN:grid
 
 
-def _align_grid(action, z1, z2):
-    """Brute force: ||z1 - g·z2|| for every element g, the smallest per row."""
+def _align_grid(action, z1, z2, chunk_bytes: int = 1 << 24):
+    """Brute force: ||z1 - g·z2|| for every element g, the smallest per row (in row chunks of
+    about 16 MiB, since every turned copy is as large as the chunk)."""
+    step = max(1, chunk_bytes // max(1, z1.itemsize * int(np.prod(z1.shape[1:]))))
+    starts = range(0, max(len(z1), 1), step)
+    parts = [_closest_element(action, z1[i : i + step], z2[i : i + step]) for i in starts]
+    return np.concatenate([d for d, _ in parts]), np.concatenate([g for _, g in parts])
+
+
+def _closest_element(action, z1, z2):
+    """Distance to, and index of, the element g minimising ||z1 - g·z2|| per row."""
     dist = np.stack(
         [
-            np.linalg.norm((z1 - groups.transform_grid(action, z2, e)).reshape(len(z1), -1), axis=1)
+            np.sqrt(((z1 - groups.transform_grid(action, z2, e)) ** 2).sum(axis=(1, 2, 3, 4)))
             for e in groups.elements(action)
         ],
         axis=1,

@@ -180,3 +180,13 @@ def test_grid_pairwise_distances_match_the_row_wise_brute_force(group, rng):
     np.testing.assert_allclose(mat[i, j], brute, rtol=1e-9)
     np.testing.assert_allclose(quotient_distance(group, z[i], z[j]), brute, rtol=1e-12)
     assert np.array_equal(mat, mat.T) and not mat.diagonal().any()
+
+
+def test_grid_alignment_in_small_row_chunks_matches_one_chunk(rng):
+    from invlatent.quotient import _align_grid
+
+    z1, z2 = _grid("c8:grid", rng, b=9), _grid("c8:grid", rng, b=9)
+    one = _align_grid(Action.parse("c8:grid"), z1, z2)
+    chunked = _align_grid(Action.parse("c8:grid"), z1, z2, chunk_bytes=z1[0].nbytes * 2)
+    np.testing.assert_array_equal(one[0], chunked[0])
+    np.testing.assert_array_equal(one[1], chunked[1])

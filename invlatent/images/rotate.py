@@ -97,12 +97,34 @@ def snap(v: np.ndarray) -> np.ndarray:
 def rotate_images(x: np.ndarray, angles: np.ndarray, flips: np.ndarray | None = None) -> np.ndarray:
     """Transform images ``(B, C, H, W)`` by one element per row (bilinear, zeros outside)."""
     b, c, h, w = x.shape
-    rows, cols = source_coords(h, w, angles, flips)
-    r0, c0 = np.floor(rows), np.floor(cols)
-    fr, fc = (rows - r0).astype(x.dtype), (cols - c0).astype(x.dtype)
-    r0, c0 = r0.astype(np.intp), c0.astype(np.intp)
     flat = x.reshape(b, c, h * w)
     out = np.zeros_like(x)
+    for idx, wt in _taps(*source_coords(h, w, angles, flips), h, w, x.dtype):
+        full = np.broadcast_to(idx.reshape(b, 1, h * w), (b, c, h * w))
+        vals = np.take_along_axis(flat, full, axis=2)
+        out += (vals.reshape(b, c, h, w) * wt[:, None]).astype(x.dtype)
+    return out
+
+
+def turn_planes(x: np.ndarray, angle: float, flip: bool = False) -> np.ndarray:
+    """Transform the last two axes of ``x`` (any leading shape) by one element, the way
+    ``rotate_images`` does; the taps are computed once, so memory stays a few times ``x``."""
+    h, w = x.shape[-2:]
+    rows, cols = source_coords(h, w, np.array([angle]), np.array([flip]))
+    flat = x.reshape(-1, h * w)
+    out = np.zeros_like(flat)
+    for idx, wt in _taps(rows[0], cols[0], h, w, x.dtype):
+        out += flat[:, idx.reshape(-1)] * wt.reshape(-1)
+    return out.reshape(x.shape)
+
+
+def _taps(rows: np.ndarray, cols: np.ndarray, h: int, w: int, dtype) -> list:
+    """Bilinear sampling at float ``(rows, cols)``: four (flat index, weight) pairs, weight 0
+    where the neighbour lies outside the ``h × w`` grid."""
+    r0, c0 = np.floor(rows), np.floor(cols)
+    fr, fc = (rows - r0).astype(dtype), (cols - c0).astype(dtype)
+    r0, c0 = r0.astype(np.intp), c0.astype(np.intp)
+    taps = []
     for dr, dc, wt in (
         (0, 0, (1 - fr) * (1 - fc)),
         (0, 1, (1 - fr) * fc),
@@ -111,10 +133,8 @@ def rotate_images(x: np.ndarray, angles: np.ndarray, flips: np.ndarray | None = 
     ):
         rr, cc = r0 + dr, c0 + dc
         ok = (rr >= 0) & (rr < h) & (cc >= 0) & (cc < w) & (wt != 0)
-        idx = np.where(ok, rr * w + cc, 0).reshape(b, 1, h * w)
-        vals = np.take_along_axis(flat, np.broadcast_to(idx, (b, c, h * w)), axis=2)
-        out += (vals.reshape(b, c, h, w) * np.where(ok, wt, 0)[:, None]).astype(x.dtype)
-    return out
+        taps.append((np.where(ok, rr * w + cc, 0), np.where(ok, wt, 0)))
+    return taps
 
 
 def transform_matrix(size: int, angle: float, flip: bool = False) -> np.ndarray:
