@@ -37,7 +37,10 @@ def encode(
     ] = "none",
     layer: Annotated[
         str | None,
-        Opt(help="Which named layer is the latent (molecules: mean or sample; images: see docs)."),
+        Opt(
+            help="Which named layer is the latent (molecules: mean or sample; group CNN: blockK, "
+            "blockK-map for the feature map, invariant, logits)."
+        ),
     ] = None,
     smiles_col: Annotated[
         str | None, Opt(help="Molecules from a CSV: the SMILES column (default: smiles).")

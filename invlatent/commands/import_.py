@@ -14,7 +14,9 @@ Out = Annotated[str | None, typer.Option("-o", "--output", help="Output file (de
 @cli_errors
 def import_(
     array: Annotated[str, typer.Argument(help="z as .npy, .npz, .pt or .safetensors.")],
-    group: Annotated[str, typer.Option("--group", "-g", help="sn, cN, dN, so2 or trivial.")],
+    group: Annotated[
+        str, typer.Option("--group", "-g", help="sn, cN, dN, cN:grid, dN:grid, so2 or trivial.")
+    ],
     freqs: Annotated[str | None, typer.Option(help="so2 irrep frequencies, e.g. 0,1,1,2.")] = None,
     key: Annotated[str, typer.Option(help="Name of z inside .npz/.pt/.safetensors.")] = "z",
     labels: Annotated[str | None, typer.Option(help="File with integer labels [B].")] = None,
