@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sys
 import time
@@ -22,7 +21,7 @@ from invlatent.images.rotate import (
     rotate_images,
     with_copies,
 )
-from invlatent.latentfile import LatentFile, make_step
+from invlatent.latentfile import LatentFile, make_step, sha256_of_file
 
 
 def encode_checkpoint(
@@ -165,7 +164,7 @@ def _encode(
     step = make_step(
         "encode",
         {**opts, "batch_size": batch_size},
-        inputs=[(model_path, _sha256(model_path))],
+        inputs=[(model_path, sha256_of_file(model_path))],
         seed=seed,
     )
     return LatentFile(
@@ -250,11 +249,3 @@ def _elements(angles: np.ndarray, action: Action) -> tuple[np.ndarray, str]:
         if k is not None:
             return k, "index"
     return angles.astype(np.float64), "angle"
-
-
-def _sha256(path: str) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
