@@ -9,14 +9,13 @@ latent file written to a temporary folder, so reading is included. Run under the
 
 from __future__ import annotations
 
-import json
 import os
 import resource
-import sys
 import tempfile
 import time
 
 import numpy as np
+from _results import save
 
 from invlatent import latentfile
 from invlatent.action import Action
@@ -124,10 +123,7 @@ def report(rows: dict) -> None:
     print(f"plain LogisticRegression().fit with default BLAS threads: {default:.2f} s")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak memory: {peak:.0f} MiB")
-    os.makedirs("bench/results", exist_ok=True)
-    out = {"cases": rows, "peak_rss_mib": peak, "cpus": os.cpu_count(), "python": sys.version}
-    with open("bench/results/probe.json", "w") as f:
-        json.dump(out, f, indent=2)
+    save("probe", {"cases": rows, "peak_rss_mib": peak})
 
 
 if __name__ == "__main__":

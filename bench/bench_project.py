@@ -12,7 +12,6 @@ Run: ``flock /tmp/invlatent-heavy.lock .venv/bin/python bench/bench_project.py``
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import subprocess
@@ -21,6 +20,7 @@ import tempfile
 import time
 
 import numpy as np
+from _results import save
 
 from invlatent import latentfile
 from invlatent.action import Action
@@ -189,9 +189,7 @@ def main() -> None:
             "startup": bench_startup(),
         }
     report(result)
-    os.makedirs("bench/results", exist_ok=True)
-    with open("bench/results/project.json", "w") as f:
-        json.dump(result, f, indent=2)
+    save("project", result)
 
 
 if __name__ == "__main__":

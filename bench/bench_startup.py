@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json
-import os
 import statistics
 import subprocess
 import sys
 import time
+
+from _results import save
 
 COMMANDS = {
     "python -c pass (baseline)": [sys.executable, "-c", "pass"],
@@ -42,13 +42,11 @@ def main() -> None:
     print(f"{'command':<32} {'median s':>9} {'min s':>7} {'× python':>9}")
     for name, (med, low) in rows.items():
         print(f"{name:<32} {med:9.3f} {low:7.3f} {med / base:9.1f}")
-    os.makedirs("bench/results", exist_ok=True)
     result = {
         name: {"median_s": med, "min_s": low, "ratio_to_python": med / base}
         for name, (med, low) in rows.items()
     }
-    with open("bench/results/startup.json", "w") as f:
-        json.dump(result, f, indent=2)
+    save("startup", result)
 
 
 if __name__ == "__main__":

@@ -12,7 +12,6 @@ shared lock:
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import tempfile
 import time
 
 import numpy as np
+from _results import save
 
 from invlatent import latentfile
 from invlatent.synthetic import make_synthetic
@@ -70,10 +70,7 @@ def report(rows: dict) -> None:
         print(f"{name:<24} {r['seconds']:10.1f} {r['baseline_s']:12.1f} {r['ratio']:7.2f}")
     print("command: invlatent viz (read, sample, embed, draw, write PNG) in a fresh process;")
     print("bare call: the library's fit_transform on the same array, also in a fresh process")
-    os.makedirs("bench/results", exist_ok=True)
-    out = {"rows": ROWS, "cases": rows, "cpus": os.cpu_count(), "python": sys.version}
-    with open("bench/results/viz.json", "w") as f:
-        json.dump(out, f, indent=2)
+    save("viz", {"rows": ROWS, "cases": rows})
 
 
 if __name__ == "__main__":
