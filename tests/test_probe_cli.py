@@ -281,3 +281,20 @@ def test_fixed_split_that_separates_copies_badly_is_warned_about(cli, tmp_path, 
     result = cli("probe", path, "--json")
     assert _report(result)["protocol"]["type"] == "fixed-split"
     assert "copies of 50 ids on both train and test sides" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "pose, warned",
+    [("random", False), ("identity", True), ("unrecorded", True)],
+)
+def test_raw_latents_in_their_source_pose_are_warned_about(cli, tmp_path, rng, pose, warned):
+    z, labels, g = _orbit_data(rng, n=120)
+    fields = {"random": {"g": g}, "identity": {"g": np.zeros_like(g)}, "unrecorded": {}}[pose]
+    raw = _write(tmp_path / "raw.st", z, "c8", labels=labels, **fields)
+    inv = _write(tmp_path / "inv.st", z.max(axis=-1), labels=labels)
+    r = cli("probe", "--task", "linear", "--folds", "3", raw, inv, "--json")
+    posed = [w for w in _report(r)["warnings"] if "source pose" in w or "records no" in w]
+    assert len(posed) == int(warned)
+    assert (raw in r.stderr and "--rotate random" in r.stderr) == warned
+    if warned:
+        assert posed[0].startswith(raw)

@@ -77,8 +77,37 @@ def load(paths: list[str], target: list[str]) -> Dataset:
             f"dropped {dropped} of {dropped + len(data.y)} rows whose targets "
             f"({', '.join(target)}) hold NaN or Inf"
         )
+    poses = (_pose_warning(lf, p) for lf, p in zip(files, paths, strict=True))
+    data.warnings.extend(w for w in poses if w)
     _name_rows(data.files)
     return data
+
+
+def _pose_warning(lf: LatentFile, path: str) -> str | None:
+    """A warning when raw equivariant latents come from inputs all left in their source pose.
+
+    Data sets arrive in a canonical pose (RDKit atom order, upright digits), which makes raw
+    latents look aligned; a raw-vs-invariant comparison is only honest on arbitrary poses.
+    """
+    if lf.action.is_invariant:
+        return None
+    g = None if lf.g is None else np.asarray(lf.g)
+    if g is None:
+        posed = "records no group elements (g)"
+    elif _all_identity(g, lf.g_kind or lf.action.g_kind):
+        posed = "has every input in its source pose (g is the identity throughout)"
+    else:
+        return None
+    return (
+        f"{path}: raw {lf.action} latents {posed}; if the source data come in a canonical pose "
+        "the raw scores are flattering (encode with --rotate random / --permute random)"
+    )
+
+
+def _all_identity(g: np.ndarray, kind: str | None) -> bool:
+    if kind == "perm":
+        return bool((g == np.arange(g.shape[-1])).all())
+    return kind in ("index", "angle") and not np.any(g)
 
 
 def _check_same_samples(files: list[LatentFile], paths: list[str]) -> None:
