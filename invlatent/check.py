@@ -93,7 +93,7 @@ def _copies(lf, rng, samples):
     if lf.ids is None:
         return None, None, None
     ids = np.asarray(lf.ids)
-    uniq, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
+    _, inverse, counts = np.unique(ids, return_inverse=True, return_counts=True)
     repeated = np.flatnonzero(counts > 1)
     if not len(repeated):
         return None, None, None

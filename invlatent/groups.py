@@ -21,7 +21,6 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent.action import Action
-from invlatent.images.rotate import turn_planes
 
 
 def act(action: Action, z: np.ndarray, g: np.ndarray, mask: np.ndarray | None = None):
@@ -103,6 +102,8 @@ def transform_grid(action: Action, z: np.ndarray, element: int) -> np.ndarray:
     if exact_elements(action)[element]:
         plane = moved[..., ::-1] if flip else moved
         return np.rot90(plane, round(angle / (np.pi / 2)), axes=(-2, -1))
+    from invlatent.images.rotate import turn_planes  # numpy only; loaded for grid turns alone
+
     return turn_planes(moved, angle, flip)
 
 
