@@ -11,6 +11,7 @@ pytest.importorskip("rdkit")
 
 from invlatent import latentfile as lfm  # noqa: E402
 from invlatent.action import Action  # noqa: E402
+from invlatent.checkpoint import load_checkpoint  # noqa: E402
 from invlatent.groups import act  # noqa: E402
 from tests.conftest import Cli, assert_one_line_error  # noqa: E402
 
@@ -47,11 +48,14 @@ def trained(tmp_path_factory):
         "16",
         "--batch-size",
         "8",
+        "--pair-layers",
+        "2",
         "-o",
         model,
     )
     assert r.exit_code == 0, r.stderr
     assert "epoch 2/2" in r.stderr
+    assert load_checkpoint(str(model))[1]["model"]["edge_layers"] == 2
     return model, smi
 
 
@@ -225,6 +229,10 @@ def test_train_refuses_bad_options_before_any_work(cli, tmp_path):
     assert_one_line_error(
         cli("train", "graph-vae", "-o", tmp_path / "no" / "m.pt"), "does not exist"
     )
+    for option, value in (("--pair-layers", "-1"), ("--ema", "1"), ("--ema", "-0.5")):
+        assert_one_line_error(
+            cli("train", "graph-vae", option, value, "-o", tmp_path / "m.pt"), option
+        )
     assert_one_line_error(
         cli("train", "graph-vae", "--data", tmp_path / "none.smi", "-o", tmp_path / "m.pt"),
         "no such file",

@@ -13,9 +13,9 @@ SMILES = ["CC(C)O", "c1ccccc1", "[NH3+]CC(=O)[O-]", "OC1C2CC1O2", "C#CC(=O)NC", 
 TINY = dict(hidden=16, enc_layers=2, dec_layers=2, heads=2, fourier=8)
 
 
-def _model(latent_dim=1, seed=0):
+def _model(latent_dim=1, seed=0, **arch):
     torch.manual_seed(seed)
-    return GraphVAE(model_config(latent_dim=latent_dim, **TINY)).double().eval()
+    return GraphVAE(model_config(latent_dim=latent_dim, **TINY, **arch)).double().eval()
 
 
 def _graphs(rng):
@@ -48,9 +48,9 @@ def test_encoder_is_exactly_permutation_equivariant(rng, latent_dim):
     assert mu.abs().sum() > 0 and (mu[~t[2]] == 0).all()
 
 
-@pytest.mark.parametrize("latent_dim", [1, 2])
-def test_decoder_is_exactly_permutation_equivariant(rng, latent_dim):
-    model = _model(latent_dim)
+@pytest.mark.parametrize("latent_dim, edge_layers", [(1, 0), (2, 0), (1, 2)])
+def test_decoder_is_exactly_permutation_equivariant(rng, latent_dim, edge_layers):
+    model = _model(latent_dim, edge_layers=edge_layers)
     mask = torch.from_numpy(np.arange(9)[None, :] < rng.integers(1, 10, size=(8, 1)))
     z = torch.from_numpy(rng.standard_normal((8, 9, latent_dim))) * mask[..., None]
     perm = torch.from_numpy(np.argsort(rng.random((8, 9)), axis=1))
@@ -62,8 +62,9 @@ def test_decoder_is_exactly_permutation_equivariant(rng, latent_dim):
     assert torch.allclose(edges, edges.transpose(1, 2), atol=1e-12)  # bonds are symmetric
 
 
-def test_equal_latents_on_padding_do_not_leak_into_real_nodes(rng):
-    model = _model()
+@pytest.mark.parametrize("edge_layers", [0, 1])
+def test_equal_latents_on_padding_do_not_leak_into_real_nodes(rng, edge_layers):
+    model = _model(edge_layers=edge_layers)
     mask = torch.tensor([[True] * 5 + [False] * 4])
     z = torch.from_numpy(rng.standard_normal((1, 9, 1)))
     z2 = z.clone()
@@ -85,7 +86,7 @@ def test_a_short_training_run_reduces_the_loss():
     assert config["family"] == "molecules" and config["latent_dim"] == 1
 
 
-def _train_on(smiles, train_graph_vae, tmp=None):
+def _train_on(smiles, train_graph_vae, **options):
     import tempfile
 
     with tempfile.TemporaryDirectory() as d:
@@ -93,8 +94,40 @@ def _train_on(smiles, train_graph_vae, tmp=None):
         with open(path, "w") as f:
             f.write("\n".join(smiles) + "\n")
         return train_graph_vae(
-            path, seed=0, log=lambda s: None, arch=TINY, epochs=5, batch_size=12, lr=5e-3, warmup=1
+            path,
+            seed=0,
+            log=lambda s: None,
+            arch=TINY,
+            **{"epochs": 5, "batch_size": 12, "lr": 5e-3, "warmup": 1, **options},
         )
+
+
+def test_weight_ema_follows_its_recurrence_and_warms_up():
+    from invlatent.molecules.train import _Ema
+
+    model = _model()
+    ema = _Ema(model, decay=0.9)
+    start = [p.detach().clone() for p in ema.model.parameters()]
+    with torch.no_grad():
+        for p in model.parameters():
+            p.add_(1.0)
+    ema.update(model, step=0)  # warm-up: weight 1 - 1/10 on the new weights
+    for s, p, q in zip(start, model.parameters(), ema.model.parameters(), strict=True):
+        assert torch.allclose(q, 0.1 * s + 0.9 * p)
+    before = [q.clone() for q in ema.model.parameters()]
+    ema.update(model, step=10_000)  # warmed up: the configured decay
+    for b, p, q in zip(before, model.parameters(), ema.model.parameters(), strict=True):
+        assert torch.allclose(q, 0.9 * b + 0.1 * p)
+    assert not any(q.requires_grad for q in ema.model.parameters())
+
+
+def test_training_returns_the_averaged_weights():
+    from invlatent.molecules.train import train_graph_vae
+
+    plain, _ = _train_on(SMILES * 5, train_graph_vae, ema=0.0)
+    averaged, config = _train_on(SMILES * 5, train_graph_vae, ema=0.9)
+    assert config["train"]["ema"] == 0.9
+    assert any(not np.allclose(plain[k], averaged[k]) for k in plain)
 
 
 def test_training_is_reproducible_with_a_seed():

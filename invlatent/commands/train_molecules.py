@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from invlatent.commands._common import cli_errors, fail, say
+from invlatent.molecules.defaults import MODEL_DEFAULTS as ARCH
 from invlatent.molecules.defaults import TRAIN_DEFAULTS as D
 
 Opt = typer.Option
@@ -27,11 +28,17 @@ def graph_vae(
     limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
     latent_dim: Annotated[int, Opt(help="Latent channels per node (d).")] = 1,
     epochs: Annotated[int, Opt(help="Passes over the training split.")] = D["epochs"],
-    hidden: Annotated[int, Opt(help="Width of encoder and decoder layers.")] = 64,
+    hidden: Annotated[int, Opt(help="Width of encoder and decoder layers.")] = ARCH["hidden"],
+    pair_layers: Annotated[
+        int, Opt(help="Decoder layers on atom pairs (triangle products) before the bond logits.")
+    ] = ARCH["edge_layers"],
     batch_size: Annotated[int, Opt(help="Molecules per step.")] = D["batch_size"],
     lr: Annotated[float, Opt(help="Peak learning rate (cosine schedule).")] = D["lr"],
     beta: Annotated[float, Opt(help="Weight of the KL term after warm-up.")] = D["beta"],
     warmup: Annotated[int, Opt(help="Epochs of linear KL warm-up.")] = D["warmup"],
+    ema: Annotated[
+        float, Opt(help="Decay of the weight average that is validated and saved (0: last step).")
+    ] = D["ema"],
     threads: Annotated[int, Opt(help="Torch CPU threads.")] = 2,
     max_minutes: Annotated[
         float | None,
@@ -57,6 +64,8 @@ def graph_vae(
         fail(f"--limit must be at least 1, got {limit}")
     if lr <= 0 or beta < 0 or warmup < 0:
         fail("--lr must be > 0, --beta and --warmup >= 0")
+    if pair_layers < 0 or not 0 <= ema < 1:
+        fail(f"--pair-layers must be >= 0 and --ema in [0, 1), got {pair_layers} and {ema}")
     folder = os.path.dirname(os.path.abspath(output))
     if not os.path.isdir(folder) or not os.access(folder, os.W_OK):
         fail(f"{output}: folder {folder} does not exist or is not writable")
@@ -66,7 +75,7 @@ def graph_vae(
         data,
         seed=seed,
         log=say,
-        arch=dict(latent_dim=latent_dim, hidden=hidden),
+        arch=dict(latent_dim=latent_dim, hidden=hidden, edge_layers=pair_layers),
         limit=limit,
         smiles_col=smiles_col,
         epochs=epochs,
@@ -74,6 +83,7 @@ def graph_vae(
         lr=lr,
         beta=beta,
         warmup=warmup,
+        ema=ema,
         threads=threads,
         max_minutes=max_minutes,
     )

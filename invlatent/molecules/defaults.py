@@ -1,4 +1,19 @@
-"""Default training options of the graph VAE, importable without numpy (for fast --help)."""
+"""Default architecture and training options of the graph VAE, importable without numpy (for a
+fast --help)."""
+
+MODEL_DEFAULTS = dict(
+    latent_dim=1,
+    hidden=64,
+    enc_layers=4,
+    dec_layers=3,
+    heads=4,
+    fourier=32,
+    fourier_scale=4.0,
+    init_logvar=-6.0,
+    edge_mlp=0,
+    edge_layers=1,
+    rank_pe=True,
+)
 
 TRAIN_DEFAULTS = dict(
     epochs=60,
@@ -10,5 +25,6 @@ TRAIN_DEFAULTS = dict(
     limit=None,
     max_minutes=None,
     sym_perms=16,
+    ema=0.999,
     smiles_col=None,
 )

@@ -3,10 +3,10 @@
 Encoder: bond-typed message passing (one weight per bond order, sums over neighbours) plus a
 masked mean over the molecule, residual MLP updates; every operation is per node, a sum over
 nodes or a per-pair map, so ``enc(P·G) = P·enc(G)`` exactly. Decoder: random Fourier features of
-each node's latent, masked self-attention over nodes, node-type logits per node and bond logits
-from a symmetric function of each node pair, so ``dec(P·z) = P·dec(z)·Pᵀ`` exactly. Nodes with
-equal latents get equal outputs, so symmetric molecules need the posterior noise to break ties
-(see docs/molecules.md).
+each node's latent, masked self-attention over nodes, node-type logits per node, symmetric pair
+features refined by triangle products over third nodes, and bond logits per pair, so
+``dec(P·z) = P·dec(z)·Pᵀ`` exactly where the latents are distinct; nodes with equal latents are
+told apart only by their rank, ties broken by position (see docs/molecules.md).
 """
 
 from __future__ import annotations
@@ -17,25 +17,13 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from invlatent.molecules.defaults import MODEL_DEFAULTS
 from invlatent.molecules.graphs import ATOM_TYPES, BOND_ORDERS, MAX_NODES
-
-DEFAULTS = dict(
-    latent_dim=1,
-    hidden=64,
-    enc_layers=4,
-    dec_layers=3,
-    heads=4,
-    fourier=32,
-    fourier_scale=4.0,
-    init_logvar=-6.0,
-    edge_mlp=0,
-    rank_pe=True,
-)
 
 
 def model_config(**overrides) -> dict:
     """The architecture config of a graph VAE (defaults, then ``overrides``)."""
-    cfg = {**DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
+    cfg = {**MODEL_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
     cfg.update(n_types=len(ATOM_TYPES), n_bonds=BOND_ORDERS, max_nodes=MAX_NODES)
     return cfg
 
@@ -117,6 +105,23 @@ class _AttentionLayer(nn.Module):
         return h + self.mlp(self.norm2(h))
 
 
+class _PairLayer(nn.Module):
+    """P_ij += MLP(LN(P)_ij + mean_k a_ik ⊙ a_jk) over real k: bonds that see third atoms; keeps
+    P symmetric and the decoder exactly equivariant."""
+
+    def __init__(self, hidden: int) -> None:
+        super().__init__()
+        self.norm = nn.LayerNorm(hidden)
+        self.tri = nn.Linear(hidden, hidden, bias=False)
+        self.mlp = _MLP(hidden, hidden, hidden)
+
+    def forward(self, pair: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+        x = self.norm(pair)
+        a = self.tri(x) * mask[:, None, :, None].to(x.dtype)
+        tri = torch.einsum("bikh,bjkh->bijh", a, a) / mask.sum(1).clamp(min=1)[:, None, None, None]
+        return pair + self.mlp(x + tri)
+
+
 class Decoder(nn.Module):
     """Latents (B, n, d) and mask → node-type logits (B, n, T) and bond logits (B, n, n, 4)."""
 
@@ -133,6 +138,7 @@ class Decoder(nn.Module):
         self.node_head = nn.Linear(hid, cfg["n_types"])
         self.pair_sum = nn.Linear(hid, hid)
         self.pair_prod = nn.Linear(hid, hid, bias=False)
+        self.pair_layers = nn.ModuleList(_PairLayer(hid) for _ in range(cfg.get("edge_layers", 0)))
         edge = [m for _ in range(cfg["edge_mlp"]) for m in (nn.Linear(hid, hid), nn.SiLU())]
         self.edge_head = nn.Sequential(*edge, nn.Linear(hid, cfg["n_bonds"]))
 
@@ -146,6 +152,8 @@ class Decoder(nn.Module):
         h = self.norm(h)
         s, p = self.pair_sum(h), self.pair_prod(h)
         pair = F.silu(s[:, :, None] + s[:, None, :] + p[:, :, None] * p[:, None, :])
+        for layer in self.pair_layers:
+            pair = layer(pair, mask)
         return self.node_head(h), self.edge_head(pair)
 
 

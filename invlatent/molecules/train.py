@@ -87,14 +87,19 @@ def train_graph_vae(
 
 
 def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log) -> list[dict]:
-    """The optimisation loop (cosine learning rate, KL warm-up); one record per epoch."""
+    """The optimisation loop (cosine learning rate, KL warm-up, weight EMA); one record per epoch.
+
+    ``model`` ends with the EMA weights, which are also the ones validated each epoch.
+    """
     import torch
 
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
     per_epoch = -(-len(train) // opts["batch_size"])
-    optim = torch.optim.AdamW(model.parameters(), lr=opts["lr"], weight_decay=1e-5)
+    optim = torch.optim.AdamW(model.parameters(), lr=opts["lr"], weight_decay=1e-5, foreach=True)
     clock = _Clock(per_epoch * opts["epochs"], opts.get("max_minutes"))
+    ema = _Ema(model, opts["ema"])
+    monitor = val.take(np.random.default_rng(seed + 1).permutation(len(val))[:2000])
     tensors = _to_torch(train)
     history = []
     for epoch in range(opts["epochs"]):
@@ -109,13 +114,33 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log) -> list[
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
             optim.step()
+            ema.update(model, clock.step)
             clock.step += 1
             sums += np.array([loss.item(), *parts]) * len(idx)
-        history.append(_record(model, val, sums / len(train), epoch, beta, clock))
+        history.append(_record(ema.model, monitor, sums / len(train), epoch, beta, clock))
         log(_progress(history[-1], opts["epochs"]))
         if clock.fraction() >= 1.0:
             break
+    model.load_state_dict(ema.model.state_dict())
     return history
+
+
+class _Ema:
+    """An exponential moving average of the weights (decay warmed up over the first steps):
+    smoother final weights than the last step's, at the cost of one copy of the model."""
+
+    def __init__(self, model, decay: float) -> None:
+        import copy
+
+        self.model, self.decay = copy.deepcopy(model).eval(), decay
+        self.model.requires_grad_(False)
+
+    def update(self, model, step: int) -> None:
+        import torch
+
+        weight = 1.0 - min(self.decay, (1.0 + step) / (10.0 + step))
+        with torch.no_grad():
+            torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), weight)
 
 
 class _Clock:
