@@ -139,7 +139,7 @@ def _sorted_file(lf):
     )
 
 
-@pytest.mark.parametrize("mode", ["argmax", "valence"])
+@pytest.mark.parametrize("mode", ["argmax", "valence", "search"])
 def test_decoding_sorted_latents_gives_the_same_molecules_as_raw(cli, trained, tmp_path, mode):
     model, smi = trained
     raw, lf = _encode(cli, model, smi, "--permute", "random", "--layer", "sample")
@@ -169,6 +169,8 @@ def test_decode_prior_samples_and_report_validity(cli, trained):
 def test_decode_refuses_bad_input(cli, trained, tmp_path):
     model, smi = trained
     assert_one_line_error(cli("decode", model), "--prior")
+    assert_one_line_error(cli("decode", model, "--prior", "3", "--candidates", "0"), "--candidates")
+    assert_one_line_error(cli("decode", model, "--prior", "3", "--mode", "best"), "search")
     lf = lfm.LatentFile(z=np.zeros((3, 9, 2), np.float32), action=Action.parse("sn"))
     lfm.write(lf, str(tmp_path / "wide.st"))
     assert_one_line_error(cli("decode", model, tmp_path / "wide.st"), "[9, 2]")

@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 
 from invlatent.commands._common import cli_errors, fail, say
+from invlatent.molecules.defaults import SEARCH_CANDIDATES
 
 Opt = typer.Option
 
@@ -22,8 +23,15 @@ def decode(
         int | None, Opt(help="Decode N samples of the prior instead of a latent file.")
     ] = None,
     mode: Annotated[
-        str, Opt(help="valence: greedy bonds within valences; argmax: likeliest bond per pair.")
-    ] = "valence",
+        str,
+        Opt(
+            help="search: of the decoder's likeliest graphs, the one the encoder maps back "
+            "closest; valence: greedy bonds within valences; argmax: likeliest bond per pair."
+        ),
+    ] = "search",
+    candidates: Annotated[
+        int, Opt(help="Graphs re-encoded per latent by --mode search (more: slower, surer).")
+    ] = SEARCH_CANDIDATES,
     seed: Annotated[int, Opt(help="Seed for prior samples.")] = 0,
     as_json: Annotated[bool, Opt("--json", help="Print the summary as JSON on stderr.")] = False,
     output: Annotated[
@@ -37,7 +45,11 @@ def decode(
         fail("give either a LATENTS file or --prior N")
     if prior is not None and prior < 1:
         fail(f"--prior must be at least 1, got {prior}")
-    lines, summary = decode_to_smiles(model, latents, prior=prior, mode=mode, seed=seed)
+    if candidates < 1:
+        fail(f"--candidates must be at least 1, got {candidates}")
+    lines, summary = decode_to_smiles(
+        model, latents, prior=prior, mode=mode, seed=seed, candidates=candidates
+    )
     write_smiles(lines, output)
     say(json.dumps(summary, sort_keys=True) if as_json else _summary_text(summary))
 

@@ -19,7 +19,7 @@ def interpolate(
     pairs: Annotated[int, Opt(help="Number of molecule pairs (same atom count).")] = 100,
     steps: Annotated[int, Opt(help="Decoded points per path, both ends included.")] = 9,
     space: Annotated[str, Opt(help="raw, sorted or both.")] = "both",
-    mode: Annotated[str, Opt(help="Decoding: valence or argmax.")] = "valence",
+    mode: Annotated[str, Opt(help="Decoding: search, valence or argmax (see decode).")] = "search",
     draw: Annotated[int, Opt(help="Paths per space drawn in the picture.")] = 3,
     seed: Annotated[int, Opt(help="Seed for choosing the pairs.")] = 0,
     as_json: Annotated[bool, Opt("--json", help="Print the metrics as JSON on stdout.")] = False,

@@ -1,4 +1,5 @@
-"""Latents → graphs → SMILES: the decoder on raw (``sn``) or sorted latents, with valence checks.
+"""Latents → graphs → SMILES: the decoder on raw (``sn``) or sorted latents, with valence checks
+or an encoder-consistent search (``search``).
 
 Decoding is a relabelling-safe operation: the decoder is permutation equivariant, so decoding
 ``P·z`` gives the graph of ``z`` with its nodes relabelled by ``P`` — the same molecule. A
@@ -13,7 +14,7 @@ import numpy as np
 from invlatent.errors import InvlatentError
 from invlatent.molecules.graphs import MAX_NODES, MAX_VALENCE, Graphs
 
-DECODE_MODES = ("valence", "argmax")
+DECODE_MODES = ("search", "valence", "argmax")
 
 
 def load_model(path: str):
@@ -54,34 +55,45 @@ def posterior(
 
 
 def decode_logits(
-    model, z: np.ndarray, mask: np.ndarray, mode: str = "argmax", batch_size: int = 1024
+    model,
+    z: np.ndarray,
+    mask: np.ndarray,
+    mode: str = "argmax",
+    batch_size: int = 1024,
+    candidates: int | None = None,
 ) -> Graphs:
-    """Decode latents (B, n, d) with mask (B, n) into graphs (argmax or valence-constrained)."""
+    """Decode latents (B, n, d) with mask (B, n) into graphs: argmax, valence-constrained, or
+    the candidate the encoder maps back closest (``search``, ``candidates`` graphs per latent)."""
     import torch
+
+    from invlatent.molecules.search import CANDIDATES, consistent_graphs
 
     if mode not in DECODE_MODES:
         raise InvlatentError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {mode!r}")
+    k = CANDIDATES if candidates is None else candidates
+    if k < 1:
+        raise InvlatentError(f"--candidates must be at least 1, got {k}")
     types, adj = [], []
     with torch.no_grad():
         for s in range(0, len(z), batch_size):
             zt = torch.from_numpy(np.array(z[s : s + batch_size], dtype=np.float32))
             mt = torch.from_numpy(np.array(mask[s : s + batch_size], dtype=bool))
-            node_logits, edge_logits = model.decoder(zt * mt.unsqueeze(-1), mt)
-            t = node_logits.argmax(-1).numpy()
+            zt = zt * mt.unsqueeze(-1)
+            node_logits, edge_logits = model.decoder(zt, mt)
+            m = mt.numpy()
+            t = np.where(m, node_logits.argmax(-1).numpy(), 0)
             e = torch.log_softmax(edge_logits, -1).numpy()
-            a = (
-                _valence_bonds(t, e, mt.numpy())
-                if mode == "valence"
-                else _argmax_bonds(e, mt.numpy())
-            )
-            types.append(np.where(mt.numpy(), t, 0))
+            a = _argmax_bonds(e, m) if mode == "argmax" else _valence_bonds(t, e, m)
+            if mode == "search":
+                node_logp = torch.log_softmax(node_logits, -1).numpy()
+                t, a = consistent_graphs(model, zt.numpy(), m, node_logp, e, (t, a), k)
+            types.append(t)
             adj.append(a)
-    b = len(z)
     return Graphs(
         np.concatenate(types),
         np.concatenate(adj),
         np.asarray(mask, bool).copy(),
-        np.arange(b, dtype=np.int64),
+        np.arange(len(z), dtype=np.int64),
     )
 
 
@@ -205,7 +217,13 @@ def sample_prior(config: dict, count: int, seed: int) -> tuple[np.ndarray, np.nd
 
 
 def decode_to_smiles(
-    model_path: str, latents: str | None, *, prior: int | None, mode: str, seed: int
+    model_path: str,
+    latents: str | None,
+    *,
+    prior: int | None,
+    mode: str,
+    seed: int,
+    candidates: int | None = None,
 ) -> tuple[list[str], dict]:
     """Lines ``SMILES<TAB>id`` (``INVALID`` for invalid graphs) and a validity summary."""
     from invlatent.latentfile import read
@@ -221,7 +239,7 @@ def decode_to_smiles(
         ids = np.arange(len(z)) if lf.ids is None else np.asarray(lf.ids)
         source = latents
     check_latent_dim(z, config, source)
-    smiles = graphs_to_smiles(decode_logits(model, z, mask, mode))
+    smiles = graphs_to_smiles(decode_logits(model, z, mask, mode, candidates=candidates))
     lines = [f"{s or 'INVALID'}\t{i}" for s, i in zip(smiles, ids, strict=True)]
     return lines, validity_summary(smiles, source)
 

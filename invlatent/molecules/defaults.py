@@ -28,3 +28,5 @@ TRAIN_DEFAULTS = dict(
     ema=0.999,
     smiles_col=None,
 )
+
+SEARCH_CANDIDATES = 32  # graphs re-encoded per latent by ``decode --mode search``
