@@ -105,9 +105,11 @@ def test_feasible_agrees_with_rdkit_on_perturbed_molecules():
     np.testing.assert_array_equal(ok, valid)
 
 
-def _encoder_setup():
+def _encoder_setup(latent_dim=1):
     torch.manual_seed(0)
-    cfg = model_config(hidden=16, enc_layers=2, dec_layers=2, heads=2, fourier=8)
+    cfg = model_config(
+        hidden=16, enc_layers=2, dec_layers=2, heads=2, fourier=8, latent_dim=latent_dim
+    )
     model = GraphVAE(cfg).double().eval()
     g = smiles_to_graphs(SMILES)
     with torch.no_grad():
@@ -134,8 +136,10 @@ def _decoder_that_is_wrong(g, rng):
     return _log_softmax(node), _log_softmax(edge), wrong
 
 
-def test_search_returns_the_graph_whose_encoding_is_the_latent():
-    model, g, mu = _encoder_setup()
+@pytest.mark.parametrize("latent_dim", [1, 3])
+def test_search_returns_the_graph_whose_encoding_is_the_latent(latent_dim):
+    model, g, mu = _encoder_setup(latent_dim)
+    assert mu.shape[-1] == latent_dim
     node, edge, wrong = _decoder_that_is_wrong(g, np.random.default_rng(1))
     assert (wrong != g.adj).any()
     types, adj = consistent_graphs(model, mu, g.mask, node, edge, (g.types, wrong))
