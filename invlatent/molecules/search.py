@@ -48,29 +48,34 @@ def candidate_graphs(
     pairs in ``np.triu_indices(n, 1)`` order. Padding and pairs with padding never change; rows
     run from likeliest to least likely, and ``-inf`` log p marks fewer than ``k`` candidates.
     """
-    b, n, t = node_logp.shape
+    n = node_logp.shape[1]
     pairs_real = _pair_mask(mask)
     cost, var, value = _change_costs(node_logp, pair_logp, mask, pairs_real)
-    alt = min(ALTERNATIVES, cost.shape[1])
-    top = np.argsort(cost, axis=1, kind="stable")[:, :alt]
-    alt_cost, alt_var = np.take_along_axis(cost, top, 1), var[top]
-    subsets = _subsets(alt, MAX_CHANGES)
-    total = np.minimum(alt_cost, _NEVER) @ subsets.T.astype(float)
-    same = (alt_var[:, :, None] == alt_var[:, None, :]).astype(np.int32)
-    clash = np.einsum("sl,blm,sm->bs", subsets.astype(np.int32), same, subsets.astype(np.int32))
-    total[(clash > subsets.sum(1)) | (total >= _NEVER)] = np.inf  # two changes of one entry
-    pick = np.argsort(total, axis=1, kind="stable")[:, :k]
-    chosen = subsets[pick] & np.isfinite(np.take_along_axis(total, pick, 1))[..., None]
-    flat = np.concatenate(
-        [node_logp.argmax(-1), pair_logp.argmax(-1)], axis=1
-    )  # (B, n + P) entry values
-    flat = np.repeat(flat[:, None], pick.shape[1], axis=1)
+    top = np.argsort(cost, axis=1, kind="stable")[:, : min(ALTERNATIVES, cost.shape[1])]
+    var, value = var[top], value[top]
+    chosen, found = _cheapest_subsets(np.take_along_axis(cost, top, 1), var, k)
+    flat = np.concatenate([node_logp.argmax(-1), pair_logp.argmax(-1)], axis=1)
+    flat = np.repeat(flat[:, None], chosen.shape[1], axis=1)  # (B, k, n + P) entry values
     rows, cands, members = np.nonzero(chosen)
-    flat[rows, cands, alt_var[rows, members]] = value[top][rows, members]
+    flat[rows, cands, var[rows, members]] = value[rows, members]
     types, orders = flat[..., :n], flat[..., n:] * pairs_real[:, None]
     logp = graph_logp(node_logp, pair_logp, mask, types, orders)
-    logp[~np.isfinite(np.take_along_axis(total, pick, 1))] = -np.inf
-    return types, orders, logp
+    return types, orders, np.where(found, logp, -np.inf)
+
+
+def _cheapest_subsets(cost: np.ndarray, var: np.ndarray, k: int):
+    """The ``k`` cheapest sets of changes (B, k, L), at most ``MAX_CHANGES`` and one per entry,
+    and whether each exists (B, k); ``cost`` and ``var`` (B, L) give each change's price and entry.
+    """
+    subsets = _subsets(cost.shape[1], MAX_CHANGES)
+    total = np.minimum(cost, _NEVER) @ subsets.T.astype(float)
+    s = subsets.astype(np.int32)
+    same = (var[:, :, None] == var[:, None, :]).astype(np.int32)
+    clash = np.einsum("sl,blm,sm->bs", s, same, s) > s.sum(1)  # two changes of one entry
+    total[clash | (total >= _NEVER)] = np.inf
+    pick = np.argsort(total, axis=1, kind="stable")[:, :k]
+    found = np.isfinite(np.take_along_axis(total, pick, 1))
+    return subsets[pick] & found[..., None], found
 
 
 def _pair_mask(mask: np.ndarray) -> np.ndarray:
