@@ -163,6 +163,7 @@ def test_decode_prior_samples_and_report_validity(cli, trained):
     ]
     summary = json.loads(r.stderr)
     assert summary["valid"] == sum(not line.startswith("INVALID") for line in lines)
+    assert (summary["mode"], summary["candidates"]) == ("search", 32)
     assert r.stdout_bytes == cli("decode", model, "--prior", "25", "--seed", "1").stdout_bytes
 
 

@@ -55,7 +55,8 @@ def decode(
 
 
 def _summary_text(s: dict) -> str:
+    how = f"search over {s['candidates']} candidates" if s["mode"] == "search" else s["mode"]
     return (
-        f"decoded {s['decoded']} latents ({s['source']}): {s['valid']} valid "
+        f"decoded {s['decoded']} latents ({s['source']}, {how}): {s['valid']} valid "
         f"({100 * s['validity']:.1f}%), {s['unique']} unique valid ({100 * s['uniqueness']:.1f}%)"
     )

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.molecules.defaults import SEARCH_CANDIDATES
 from invlatent.molecules.graphs import MAX_NODES, MAX_VALENCE, Graphs
 
 DECODE_MODES = ("search", "valence", "argmax")
@@ -66,11 +67,11 @@ def decode_logits(
     the candidate the encoder maps back closest (``search``, ``candidates`` graphs per latent)."""
     import torch
 
-    from invlatent.molecules.search import CANDIDATES, consistent_graphs
+    from invlatent.molecules.search import consistent_graphs
 
     if mode not in DECODE_MODES:
         raise InvlatentError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {mode!r}")
-    k = CANDIDATES if candidates is None else candidates
+    k = SEARCH_CANDIDATES if candidates is None else candidates
     if k < 1:
         raise InvlatentError(f"--candidates must be at least 1, got {k}")
     types, adj = [], []
@@ -239,9 +240,12 @@ def decode_to_smiles(
         ids = np.arange(len(z)) if lf.ids is None else np.asarray(lf.ids)
         source = latents
     check_latent_dim(z, config, source)
-    smiles = graphs_to_smiles(decode_logits(model, z, mask, mode, candidates=candidates))
+    k = SEARCH_CANDIDATES if candidates is None else candidates
+    smiles = graphs_to_smiles(decode_logits(model, z, mask, mode, candidates=k))
     lines = [f"{s or 'INVALID'}\t{i}" for s, i in zip(smiles, ids, strict=True)]
-    return lines, validity_summary(smiles, source)
+    summary = validity_summary(smiles, source)
+    summary.update(mode=mode, candidates=k if mode == "search" else None)
+    return lines, summary
 
 
 def validity_summary(smiles: list[str | None], source: str = "") -> dict:
