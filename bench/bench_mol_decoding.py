@@ -20,6 +20,8 @@ import time
 
 import numpy as np
 
+from invlatent.molecules.defaults import SEARCH_CANDIDATES
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "mol_decoding.json")
 
@@ -36,7 +38,7 @@ def test_graphs():
     return test.permuted(order)
 
 
-def same_molecule(model, z, test, truth, mode: str, candidates: int | None = None):
+def same_molecule(model, z, test, truth, mode: str, candidates: int = SEARCH_CANDIDATES):
     """(fraction decoded to the input's canonical SMILES, molecules per second)."""
     from invlatent.molecules.decode import decode_logits
     from invlatent.molecules.graphs import graphs_to_smiles

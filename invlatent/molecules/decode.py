@@ -61,7 +61,7 @@ def decode_logits(
     mask: np.ndarray,
     mode: str = "argmax",
     batch_size: int = 1024,
-    candidates: int | None = None,
+    candidates: int = SEARCH_CANDIDATES,
 ) -> Graphs:
     """Decode latents (B, n, d) with mask (B, n) into graphs: argmax, valence-constrained, or
     the candidate the encoder maps back closest (``search``, ``candidates`` graphs per latent)."""
@@ -71,9 +71,8 @@ def decode_logits(
 
     if mode not in DECODE_MODES:
         raise InvlatentError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {mode!r}")
-    k = SEARCH_CANDIDATES if candidates is None else candidates
-    if k < 1:
-        raise InvlatentError(f"--candidates must be at least 1, got {k}")
+    if candidates < 1:
+        raise InvlatentError(f"--candidates must be at least 1, got {candidates}")
     types, adj = [], []
     with torch.no_grad():
         for s in range(0, len(z), batch_size):
@@ -87,7 +86,7 @@ def decode_logits(
             a = _argmax_bonds(e, m) if mode == "argmax" else _valence_bonds(t, e, m)
             if mode == "search":
                 node_logp = torch.log_softmax(node_logits, -1).numpy()
-                t, a = consistent_graphs(model, zt.numpy(), m, node_logp, e, (t, a), k)
+                t, a = consistent_graphs(model, zt.numpy(), m, node_logp, e, (t, a), candidates)
             types.append(t)
             adj.append(a)
     return Graphs(
@@ -224,7 +223,7 @@ def decode_to_smiles(
     prior: int | None,
     mode: str,
     seed: int,
-    candidates: int | None = None,
+    candidates: int = SEARCH_CANDIDATES,
 ) -> tuple[list[str], dict]:
     """Lines ``SMILES<TAB>id`` (``INVALID`` for invalid graphs) and a validity summary."""
     from invlatent.latentfile import read
@@ -240,11 +239,10 @@ def decode_to_smiles(
         ids = np.arange(len(z)) if lf.ids is None else np.asarray(lf.ids)
         source = latents
     check_latent_dim(z, config, source)
-    k = SEARCH_CANDIDATES if candidates is None else candidates
-    smiles = graphs_to_smiles(decode_logits(model, z, mask, mode, candidates=k))
+    smiles = graphs_to_smiles(decode_logits(model, z, mask, mode, candidates=candidates))
     lines = [f"{s or 'INVALID'}\t{i}" for s, i in zip(smiles, ids, strict=True)]
     summary = validity_summary(smiles, source)
-    summary.update(mode=mode, candidates=k if mode == "search" else None)
+    summary.update(mode=mode, candidates=candidates if mode == "search" else None)
     return lines, summary
 
 

@@ -3,8 +3,8 @@ the encoder maps back onto it.
 
 One decoder pass gets most molecules right; the rest are mostly one to three wrong entries (atom
 types or bond orders) that the decoder itself rates above the truth, so no better search of the
-decoder alone finds them. The encoder is a second, independent opinion: the true graph ``G`` of a
-posterior latent ``z`` is the one with ``z`` under ``q(z | G)``. So the ``k`` likeliest graphs
+decoder alone finds them. The encoder is a second, independent opinion: a posterior latent ``z``
+of a graph ``G`` is likeliest under ``q(z | G)`` of that very graph. So the ``k`` likeliest graphs
 that change at most three of the decoder's least certain entries (plus the valence-constrained
 graph) are enumerated, those that break a valence or fall apart are dropped, each is re-encoded,
 and the one with the largest ``log q(z | G) + log p(G | z)`` is kept.
