@@ -28,14 +28,14 @@ RESULTS = os.path.join(ROOT, "bench", "results", "mol_decoding.json")
 
 def test_graphs():
     """The QM9 test split with each molecule's nodes in a seeded random order."""
+    from bench_molecules import permuted_test
+
     from invlatent.molecules.graphs import smiles_to_graphs
     from invlatent.molecules.qm9 import load_qm9
 
     table = load_qm9()
     graphs = smiles_to_graphs(table.smiles)
-    test = graphs.take(np.flatnonzero(table.split[graphs.kept] == 2))
-    order = np.argsort(np.random.default_rng(0).random(test.mask.shape), axis=1)
-    return test.permuted(order)
+    return permuted_test(graphs, table.split[graphs.kept])
 
 
 def same_molecule(model, z, test, truth, mode: str, candidates: int = SEARCH_CANDIDATES):

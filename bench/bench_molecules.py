@@ -88,6 +88,13 @@ def reconstruction(model, test) -> dict:
     return out
 
 
+def permuted_test(graphs, split: np.ndarray):
+    """The test split's graphs, each with its nodes in a seeded random order (seed 0)."""
+    test = graphs.take(np.flatnonzero(split == 2))
+    order = np.argsort(np.random.default_rng(0).random(test.mask.shape), axis=1)
+    return test.permuted(order)
+
+
 def _has_symmetric_atoms(smiles: list[str]) -> np.ndarray:
     """Molecules with two or more atoms in one symmetry class (ties for an equivariant encoder)."""
     from rdkit import Chem
@@ -202,10 +209,7 @@ def main() -> None:
     table = load_qm9()
     graphs = smiles_to_graphs(table.smiles)
     split = table.split[graphs.kept]
-    rng = np.random.default_rng(0)
-    test = graphs.take(np.flatnonzero(split == 2))
-    test = test.permuted(np.argsort(rng.random(test.mask.shape), axis=1))
-    res.update(reconstruction(model, test))
+    res.update(reconstruction(model, permuted_test(graphs, split)))
     train_smiles = set(graphs_to_smiles(graphs.take(np.flatnonzero(split == 0))))
     res.update(prior(model, config, train_smiles))
     is_test = np.asarray(lf.extra["split"]) == 2

@@ -26,7 +26,7 @@ def graph_vae(
         str | None, Opt(help="CSV data: the SMILES column (default: the one named smiles).")
     ] = None,
     limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
-    latent_dim: Annotated[int, Opt(help="Latent channels per node (d).")] = 1,
+    latent_dim: Annotated[int, Opt(help="Latent channels per node (d).")] = ARCH["latent_dim"],
     epochs: Annotated[int, Opt(help="Passes over the training split.")] = D["epochs"],
     hidden: Annotated[int, Opt(help="Width of encoder and decoder layers.")] = ARCH["hidden"],
     pair_layers: Annotated[
@@ -39,7 +39,7 @@ def graph_vae(
     ema: Annotated[
         float, Opt(help="Decay of the weight average that is validated and saved (0: last step).")
     ] = D["ema"],
-    threads: Annotated[int, Opt(help="Torch CPU threads.")] = 2,
+    threads: Annotated[int, Opt(help="Torch CPU threads.")] = D["threads"],
     max_minutes: Annotated[
         float | None,
         Opt(help="Time budget: the schedule follows wall time and stops in time (not bit-exact)."),
