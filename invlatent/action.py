@@ -1,7 +1,8 @@
 """The group-action spec: which group acts on a latent tensor, and through which representation.
 
 An :class:`Action` is a small immutable value, parsed from one canonical string (``"sn"``,
-``"c8"``, ``"d4"``, ``"c4:grid"``, ``"so2:0,1,1,2"``, ``"trivial"``) that is stored in a latent
+``"c8"``, ``"d4"``, ``"c4:grid"``, ``"so2:0,1,1,2"``, ``"o3:16x0e+8x1o"``, ``"sn*so3:0e+1o"``,
+``"trivial"``) that is stored in a latent
 file's metadata. ``str(Action.parse(s))`` is the canonical form and parses back to an equal object.
 """
 
@@ -11,11 +12,13 @@ import re
 from dataclasses import dataclass
 
 from invlatent.errors import InvlatentError
+from invlatent.irreps import Irreps, IrrepsError
 
-KINDS = ("sn", "cyclic", "dihedral", "so2", "trivial")
+KINDS = ("sn", "cyclic", "dihedral", "so2", "o3", "so3", "trivial")
 G_KINDS = {"sn": "perm", "cyclic": "index", "dihedral": "index", "so2": "angle", "trivial": None}
 
 _FINITE = re.compile(r"^([cd])(\d+)(:grid)?$")
+_O3 = re.compile(r"^(sn\*)?(o3|so3)(?::(.*))?$")
 
 
 class ActionError(InvlatentError):
@@ -33,12 +36,17 @@ class Action:
     freqs : SO(2) irrep frequencies for ``so2``, else ``()``.
     grid : for ``cN``/``dN`` only: the regular fields live on a square pixel grid,
         ``z (B, F, |G|, H, W)`` (``cN:grid``/``dN:grid``), and an element also turns the grid.
+    irreps : for ``o3``/``so3``: the e3nn Irreps of ``z (B, D)``, else empty.
+    nodes : for ``o3``/``so3``: the product ``sn*o3`` / ``sn*so3`` with node permutations,
+        ``z (B, n, D)``, every node rotated alike.
     """
 
     kind: str
     order: int = 0
     freqs: tuple[int, ...] = ()
     grid: bool = False
+    irreps: Irreps = Irreps()
+    nodes: bool = False
 
     @classmethod
     def parse(cls, text: str | Action) -> Action:
@@ -57,9 +65,12 @@ class Action:
             return cls(kind, order, grid=bool(m.group(3)))
         if s == "so2" or s.startswith("so2:"):
             return cls.so2(_parse_freqs(s[4:], text))
+        if m := _O3.match(s):
+            return cls(m.group(2), irreps=_parse_irreps(m.group(3), text), nodes=bool(m.group(1)))
         raise ActionError(
             f"unknown group {text!r}: expected sn, cN or dN (e.g. c8, d4), cN:grid or dN:grid "
-            "(e.g. c4:grid), so2:FREQS (e.g. so2:0,1,1,2) or trivial"
+            "(e.g. c4:grid), so2:FREQS (e.g. so2:0,1,1,2), o3:IRREPS or so3:IRREPS "
+            "(e.g. o3:16x0e+8x1o), sn*o3:IRREPS, sn*so3:IRREPS or trivial"
         )
 
     @classmethod
@@ -80,6 +91,8 @@ class Action:
             return f"d{self.order}{grid}"
         if self.kind == "so2":
             return "so2:" + ",".join(map(str, self.freqs))
+        if self.kind in ("o3", "so3"):
+            return f"{'sn*' if self.nodes else ''}{self.kind}:{self.irreps}"
         return self.kind
 
     @property
@@ -103,8 +116,15 @@ class Action:
         return sum(1 if f == 0 else 2 for f in self.freqs)
 
     @property
+    def has_nodes(self) -> bool:
+        """True when axis 1 of z holds nodes that the group permutes (``sn``, ``sn*o3``, …)."""
+        return self.kind == "sn" or self.nodes
+
+    @property
     def g_kind(self) -> str | None:
         """How the ``g`` tensor encodes a group element of this action (see docs/format.md)."""
+        if self.kind in ("o3", "so3"):
+            return "rotation+perm" if self.nodes else "rotation"
         return G_KINDS[self.kind]
 
     def shape_problem(self, shape: tuple[int, ...]) -> str | None:
@@ -128,6 +148,16 @@ class Action:
                     f"action {self} needs z of shape [B, {self.so2_dim}] "
                     f"(frequencies {list(self.freqs)}), got {list(shape)}"
                 )
+        if self.kind in ("o3", "so3"):
+            return self._irreps_shape_problem(shape)
+        return None
+
+    def _irreps_shape_problem(self, shape: tuple[int, ...]) -> str | None:
+        """Why ``shape`` is not ``(B, D)`` (or ``(B, n, D)`` for products), or None."""
+        d = self.irreps.dim
+        want = f"[B, n, {d}]" if self.nodes else f"[B, {d}]"
+        if len(shape) != (3 if self.nodes else 2) or shape[-1] != d:
+            return f"action {self} needs z of shape {want} (D = Σ mul·(2l+1)), got {list(shape)}"
         return None
 
     def _grid_shape_problem(self, shape: tuple[int, ...]) -> str | None:
@@ -140,6 +170,17 @@ class Action:
         if shape[3] != shape[4] or shape[3] < 1:
             return f"action {self} needs a square grid (H = W ≥ 1), got {shape[3]}×{shape[4]}"
         return None
+
+
+def _parse_irreps(body: str | None, original: str) -> Irreps:
+    """The Irreps after ``o3:``; an empty or unreadable one is an ``ActionError``."""
+    try:
+        irreps = Irreps(body or "")
+    except IrrepsError as e:
+        raise ActionError(f"group {original!r}: {e}") from None
+    if not irreps.dim:
+        raise ActionError(f"group {original!r}: needs irreps after ':', e.g. o3:16x0e+8x1o")
+    return irreps
 
 
 def _parse_freqs(body: str, original: str) -> tuple[int, ...]:

@@ -13,6 +13,11 @@ Element encodings (the ``g`` tensor of a latent file, see docs/format.md):
   the mirror are exact (``np.rot90``, flip), other angles are bilinear with zeros outside, only
   approximately a group action (``exact_elements`` says which are exact).
 - ``so2``: an angle θ in radians; the irrep of frequency k rotates its 2-vector by kθ.
+- ``o3`` / ``so3``: an orthogonal matrix R ``(B, 3, 3)`` (det −1 allowed for ``o3`` only);
+  ``z' = z @ D(R)ᵀ`` with e3nn's ``D_from_matrix`` (``invlatent.irreps``).
+- ``sn*o3`` / ``sn*so3``: the pair ``(R, P)``, R ``(B, 3, 3)`` and P ``(B, n)`` a node
+  permutation (new node i is old node P[i]), every node rotated by R. ``act`` takes it as
+  ``g=(R, P)`` or as ``g=R, g_perm=P`` (P defaults to the identity); ``sample`` returns the pair.
 - ``trivial``: no effect.
 """
 
@@ -20,12 +25,15 @@ from __future__ import annotations
 
 import numpy as np
 
+from invlatent import irreps
 from invlatent.action import Action
 
 
-def act(action: Action, z: np.ndarray, g: np.ndarray, mask: np.ndarray | None = None):
-    """Apply one group element per row: returns ``g·z`` (and the permuted mask for ``sn``)."""
+def act(action: Action, z: np.ndarray, g, mask: np.ndarray | None = None, g_perm=None):
+    """Apply one group element per row: returns ``g·z`` (and the permuted mask for node sets)."""
     action = Action.parse(action)
+    if action.kind in ("o3", "so3"):
+        return act_o3(action, z, g, mask, g_perm)
     if action.kind == "sn":
         z2 = np.take_along_axis(z, g[:, :, None].astype(np.intp), axis=1)
         m2 = None if mask is None else np.take_along_axis(mask, g.astype(np.intp), axis=1)
@@ -49,7 +57,18 @@ def sample(action: Action, batch: int, rng: np.random.Generator, n_nodes: int = 
         return rng.integers(0, action.group_size, size=batch, dtype=np.int64)
     if action.kind == "so2":
         return rng.uniform(0.0, 2 * np.pi, size=batch)
+    if action.kind in ("o3", "so3"):
+        R = irreps.random_rotations(batch, rng, improper=action.kind == "o3")
+        return (R, sample("sn", batch, rng, n_nodes)) if action.nodes else R
     return np.zeros(batch, dtype=np.int64)
+
+
+def act_o3(action: Action, z: np.ndarray, g, mask=None, g_perm=None):
+    """``(R, P)·z`` for o3/so3 irreps (and their products with node permutations)."""
+    R, perm = g if isinstance(g, tuple) else (g, g_perm)
+    if action.nodes and perm is not None:
+        z, mask = act("sn", z, np.asarray(perm), mask)
+    return irreps.rotate(action.irreps, z, R), mask
 
 
 def elements(action: Action) -> np.ndarray:
