@@ -225,8 +225,6 @@ def quaternion_to_matrix(q: np.ndarray) -> np.ndarray:
 
 def rotation_problem(R: np.ndarray, proper: bool, tol: float = 1e-4) -> str | None:
     """Why R (B, 3, 3) is not a batch of orthogonal matrices (det +1 if ``proper``), or None."""
-    if R.ndim != 3 or R.shape[1:] != (3, 3) or R.dtype.kind != "f":
-        return f"g of kind rotation must be float [B, 3, 3], got {R.dtype} {list(R.shape)}"
     R = np.asarray(R, dtype=np.float64)
     if not np.isfinite(R).all():
         return "g holds NaN or Inf"
@@ -241,10 +239,18 @@ def rotation_problem(R: np.ndarray, proper: bool, tol: float = 1e-4) -> str | No
     return None
 
 
-def perm_problem(P: np.ndarray, b: int, n: int) -> str | None:
-    """Why P is not (b, n) integer rows that each permute 0..n−1, or None."""
-    if P.ndim != 2 or P.shape != (b, n) or P.dtype.kind not in "iu":
-        return f"g_perm must be integer [{b}, {n}], got {P.dtype} {list(P.shape)}"
-    if not (np.sort(P, axis=1) == np.arange(n)).all():
-        return "g_perm has rows that are not permutations of 0..n−1"
-    return None
+def g_problem(kind: str, g: np.ndarray, g_perm, proper: bool, n_nodes: int | None, data=True):
+    """Why ``g`` (and ``g_perm`` for ``rotation+perm``) do not hold O(3) elements, or None;
+    ``data`` False checks shapes only (for headers)."""
+    if g.ndim != 3 or g.shape[1:] != (3, 3) or g.dtype.kind != "f":
+        return f"g of kind {kind} must be float [B, 3, 3], got {g.dtype} {list(g.shape)}"
+    if kind == "rotation+perm":
+        if g_perm is None:
+            return "g_kind rotation+perm needs a tensor g_perm [B, n] (the node permutation)"
+        n = g_perm.shape[-1] if n_nodes is None else n_nodes
+        if g_perm.ndim != 2 or g_perm.shape != (len(g), n) or g_perm.dtype.kind not in "iu":
+            got = f"{g_perm.dtype} {list(g_perm.shape)}"
+            return f"g_perm must be integer [{len(g)}, {n}], got {got}"
+        if data and not (np.sort(g_perm, axis=1) == np.arange(n)).all():
+            return "g_perm has rows that are not permutations of 0..n−1"
+    return rotation_problem(g, proper) if data else None
