@@ -3,19 +3,47 @@
 from __future__ import annotations
 
 import os
+import sys
 
-from invlatent.latentfile import FORMAT, LatentFile, describe, read
+from invlatent import safetensors_io as sio
+from invlatent.latentfile import (
+    BLOCK,
+    FORMAT,
+    LatentFile,
+    describe,
+    from_header,
+    read,
+    validate,
+    wrap_errors,
+)
 
 
 def summarise(source: str) -> dict:
     """Shapes, dtypes, action, targets and history of one file, as a JSON-ready dict."""
-    lf = read(source, allow_nonfinite=True)
-    return summary_of(lf, source)
+    if source == "-":
+        lf, size = read_stream_header(sys.stdin.buffer, "<stdin>")
+        return summary_of(lf, source, size)
+    return summary_of(read(source, allow_nonfinite=True), source)
 
 
-def summary_of(lf: LatentFile, source: str) -> dict:
+def read_stream_header(stream, name: str) -> tuple[LatentFile, int]:
+    """The shape-only latent file of a stream and its length: the header is parsed, the data
+    read in blocks and counted (never held), so a pipe of any size is inspected in bounded
+    memory."""
+    prefix, _ = wrap_errors(name, sio.read_stream_header, stream)
+    size = len(prefix)
+    while block := stream.read(BLOCK):
+        size += len(block)
+    header = wrap_errors(name, sio.parse_header, prefix, size)
+    lf = from_header(header, None, name)
+    validate(lf, name, data=False)
+    return lf, size
+
+
+def summary_of(lf: LatentFile, source: str, size: int | None = None) -> dict:
     """The summary of an already-read latent file."""
-    size = os.path.getsize(source) if source != "-" else len(lf.source_bytes or b"")
+    if size is None:
+        size = os.path.getsize(source) if source != "-" else len(lf.source_bytes or b"")
     return {
         "file": source,
         "size_bytes": size,

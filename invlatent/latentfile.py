@@ -8,6 +8,9 @@ description of the format is ``docs/format.md``.
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
+import errno
 import hashlib
 import json
 import os
@@ -18,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from invlatent import __version__
+from invlatent import __version__, irreps
 from invlatent import safetensors_io as sio
 from invlatent.action import Action, ActionError
 from invlatent.errors import InvlatentError
@@ -26,7 +29,9 @@ from invlatent.errors import InvlatentError
 FORMAT = "invlatent/1"
 KNOWN_TENSORS = ("z", "mask", "labels", "targets", "g", "ids")
 RESERVED_META = ("format", "action", "targets", "g_kind", "history")
-G_KIND_VALUES = ("perm", "index", "angle")
+G_KIND_VALUES = ("perm", "index", "angle", "rotation", "rotation+perm")
+BLOCK = 1 << 22
+AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400  # linkat(2): name an O_TMPFILE file
 
 
 class LatentFileError(InvlatentError):
@@ -129,7 +134,7 @@ def sha256_of_file(path: str) -> str:
 def read(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
     """Read and validate a latent file from a path or ``-`` (stdin); tensors are lazy views."""
     header, buf = _open(source)
-    lf = _from_header(header, buf, source)
+    lf = from_header(header, buf, source)
     validate(lf, source, allow_nonfinite=allow_nonfinite)
     lf.source_bytes = buf
     return lf
@@ -137,8 +142,8 @@ def read(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
 
 def loads(data: bytes, *, source: str = "<bytes>", allow_nonfinite: bool = False) -> LatentFile:
     """Read a latent file held in memory."""
-    header = _wrap(source, sio.parse_bytes, data)
-    lf = _from_header(header, data, source)
+    header = wrap_errors(source, sio.parse_bytes, data)
+    lf = from_header(header, data, source)
     validate(lf, source, allow_nonfinite=allow_nonfinite)
     return lf
 
@@ -147,11 +152,11 @@ def read_header(source: str) -> tuple[sio.Header, int]:
     """Only the header of a file (path or ``-``) and the file's size; the data is not read."""
     if source == "-":
         data = sys.stdin.buffer.read()
-        return _wrap(source, sio.parse_bytes, data), len(data)
-    _check_path(source)
+        return wrap_errors(source, sio.parse_bytes, data), len(data)
+    check_path(source)
     size = os.path.getsize(source)
     with open(source, "rb") as f:
-        return _wrap(source, sio.read_header, f, size), size
+        return wrap_errors(source, sio.read_header, f, size), size
 
 
 def input_hash(lf: LatentFile) -> str:
@@ -161,27 +166,41 @@ def input_hash(lf: LatentFile) -> str:
 
 def _open(source: str):
     if source == "-":
-        data = sys.stdin.buffer.read()
-        return _wrap("<stdin>", sio.parse_bytes, data), data
-    _check_path(source)
-    return _wrap(source, sio.map_file, source)
+        spool = spool_stdin()
+        return wrap_errors("<stdin>", sio.map_file, f"/proc/self/fd/{spool.fileno()}")
+    check_path(source)
+    return wrap_errors(source, sio.map_file, source)
 
 
-def _check_path(source: str) -> None:
+def spool_stdin() -> BinaryIO:
+    """Copy stdin in blocks to an unnamed temporary file (disk, not memory) and return it."""
+    spool = tempfile.TemporaryFile()
+    while block := sys.stdin.buffer.read(BLOCK):
+        spool.write(block)
+    spool.flush()
+    spool.seek(0)
+    return spool
+
+
+def check_path(source: str) -> None:
+    """Refuse a missing path or a folder with one line naming it."""
     if not os.path.exists(source):
         raise LatentFileError(f"{source}: no such file")
     if os.path.isdir(source):
         raise LatentFileError(f"{source}: is a folder, not a latent file")
 
 
-def _wrap(source: str, fn, *args):
+def wrap_errors(source: str, fn, *args):
+    """Call ``fn(*args)``; a safetensors error becomes a ``LatentFileError`` naming ``source``."""
     try:
         return fn(*args)
     except sio.SafetensorsError as e:
         raise LatentFileError(f"{source}: {e}") from None
 
 
-def _from_header(header: sio.Header, buf, source: str) -> LatentFile:
+def from_header(header: sio.Header, buf, source: str) -> LatentFile:
+    """A latent file from a parsed header; with ``buf`` None its tensors are shape-only shells
+    (zero-stride arrays of the right dtype and shape) for checks that must not read data."""
     meta = dict(header.metadata)
     if "z" not in header.tensors:
         raise LatentFileError(f"{source}: no tensor named 'z' (the latent codes)")
@@ -197,7 +216,12 @@ def _from_header(header: sio.Header, buf, source: str) -> LatentFile:
         action = Action.parse(meta.pop("action"))
     except ActionError as e:
         raise LatentFileError(f"{source}: {e}") from None
-    views = {name: sio.tensor_view(header, buf, name) for name in header.tensors}
+    views = {
+        name: shell(sio.DTYPES[info.dtype], info.shape)
+        if buf is None
+        else sio.tensor_view(header, buf, name)
+        for name, info in header.tensors.items()
+    }
     return LatentFile(
         z=views.pop("z"),
         action=action,
@@ -225,14 +249,24 @@ def _json_meta(value: str | None, source: str, key: str):
 # ---------------------------------------------------------------- validation
 
 
-def validate(lf: LatentFile, source: str, *, allow_nonfinite: bool = False) -> None:
-    """Check that tensors, action and metadata agree; raise one ``LatentFileError`` if not."""
-    problem = _problem(lf, allow_nonfinite)
+def shell(dtype, shape) -> np.ndarray:
+    """A read-only zero-stride array standing for a tensor of this dtype and shape."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
+
+
+def validate(
+    lf: LatentFile, source: str, *, allow_nonfinite: bool = False, data: bool = True
+) -> None:
+    """Check that tensors, action and metadata agree; raise one ``LatentFileError`` if not.
+
+    ``data=False`` checks shapes, dtypes and metadata only (streaming checks values per chunk).
+    """
+    problem = _problem(lf, allow_nonfinite or not data, data)
     if problem:
         raise LatentFileError(f"{source}: {problem}")
 
 
-def _problem(lf: LatentFile, allow_nonfinite: bool) -> str | None:
+def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool = True) -> str | None:
     z = lf.z
     if z.dtype.kind != "f":
         return f"z must be floating point (float16/32/64), got {z.dtype}"
@@ -242,7 +276,7 @@ def _problem(lf: LatentFile, allow_nonfinite: bool) -> str | None:
     if shape_msg:
         return shape_msg
     for check in (_mask_problem, _side_problem, _targets_problem, _g_problem):
-        msg = check(lf)
+        msg = check(lf, data)
         if msg:
             return msg
     if not allow_nonfinite and not all_finite(z):
@@ -250,12 +284,12 @@ def _problem(lf: LatentFile, allow_nonfinite: bool) -> str | None:
     return None
 
 
-def _mask_problem(lf: LatentFile) -> str | None:
+def _mask_problem(lf: LatentFile, data: bool = True) -> str | None:
     m = lf.mask
     if m is None:
         return None
-    if lf.action.kind != "sn":
-        return f"a mask is only meaningful for node sets (action sn), not {lf.action}"
+    if not lf.action.has_nodes:
+        return f"a mask is only meaningful for node sets (sn, sn*o3, …), not {lf.action}"
     if m.shape != lf.z.shape[:2]:
         return f"mask has shape {list(m.shape)}, expected {list(lf.z.shape[:2])} to match z"
     if m.dtype not in (np.bool_, np.uint8):
@@ -263,7 +297,7 @@ def _mask_problem(lf: LatentFile) -> str | None:
     return None
 
 
-def _side_problem(lf: LatentFile) -> str | None:
+def _side_problem(lf: LatentFile, data: bool = True) -> str | None:
     b = len(lf)
     for name in ("labels", "ids"):
         arr = getattr(lf, name)
@@ -276,7 +310,7 @@ def _side_problem(lf: LatentFile) -> str | None:
     return None
 
 
-def _targets_problem(lf: LatentFile) -> str | None:
+def _targets_problem(lf: LatentFile, data: bool = True) -> str | None:
     t = lf.targets
     if t is None:
         return (
@@ -295,7 +329,7 @@ def _targets_problem(lf: LatentFile) -> str | None:
     return None
 
 
-def _g_problem(lf: LatentFile) -> str | None:
+def _g_problem(lf: LatentFile, data: bool = True) -> str | None:
     g = lf.g
     if g is None:
         return None
@@ -304,19 +338,24 @@ def _g_problem(lf: LatentFile) -> str | None:
         return f"g_kind must be one of {', '.join(G_KIND_VALUES)}, got {kind!r}"
     if g.shape[:1] != (len(lf),):
         return f"g has {g.shape[0] if g.ndim else 0} rows, expected {len(lf)} (one per row of z)"
+    if kind.startswith("rotation"):
+        n = lf.z.shape[1] if lf.action.has_nodes else None
+        return irreps.g_problem(kind, g, lf.extra.get("g_perm"), lf.action.kind == "so3", n, data)
     if kind == "angle" and (g.ndim != 1 or g.dtype.kind != "f"):
         return f"g of kind angle must be float [B], got {g.dtype} {list(g.shape)}"
     if kind == "index" and (g.ndim != 1 or g.dtype.kind not in "iu"):
         return f"g of kind index must be integer [B], got {g.dtype} {list(g.shape)}"
-    if (
-        kind == "index"
-        and lf.action.group_size
-        and g.size
-        and (g.min() < 0 or g.max() >= lf.action.group_size)
-    ):
-        return f"g holds element indices outside 0..{lf.action.group_size - 1}"
+    if kind == "index" and data and (msg := g_range_problem(lf.action, g)):
+        return msg
     if kind == "perm" and (g.ndim != 2 or g.dtype.kind not in "iu"):
         return f"g of kind perm must be integer [B, n], got {g.dtype} {list(g.shape)}"
+    return None
+
+
+def g_range_problem(action: Action, g: np.ndarray) -> str | None:
+    """Element indices outside the group (checked on the whole ``g`` or chunk by chunk)."""
+    if action.group_size and g.size and (g.min() < 0 or g.max() >= action.group_size):
+        return f"g holds element indices outside 0..{action.group_size - 1}"
     return None
 
 
@@ -362,19 +401,58 @@ def _write_stdout(chunks) -> None:
 
 def write_atomic(chunks, dest: str) -> None:
     """Write byte chunks to ``dest`` via a temporary file in its folder, then rename."""
+    with atomic_output(dest) as f:
+        for c in chunks:
+            f.write(c)
+
+
+@contextlib.contextmanager
+def atomic_output(dest: str):
+    """A binary file that becomes ``dest`` only when the block ends without error.
+
+    The file is created unnamed (``O_TMPFILE``) in ``dest``'s folder where the system allows
+    it, so a killed process leaves nothing behind; otherwise a hidden temporary name is used and
+    removed on error. A full disk gives one ``InvlatentError`` naming ``dest``.
+    """
     folder = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(folder):
         raise InvlatentError(f"{dest}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".part", dir=folder)
+    f, tmp = _temporary(folder, dest)
     try:
-        with os.fdopen(fd, "wb") as f:
-            for c in chunks:
-                f.write(c)
-        os.chmod(tmp, 0o666 & ~_umask())
+        with f:
+            yield f
+            f.flush()
+            if tmp is None:
+                tmp = _name_unnamed(f, folder, dest)
         os.replace(tmp, dest)
-    except BaseException:
-        os.unlink(tmp)
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise InvlatentError(f"{dest}: cannot write ({e.strerror.lower()})") from None
         raise
+
+
+def _temporary(folder: str, dest: str):
+    mode = 0o666 & ~_umask()
+    try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, mode)
+        return os.fdopen(fd, "w+b"), None
+    except (AttributeError, OSError):
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".part", dir=folder)
+        os.chmod(tmp, mode)
+        return os.fdopen(fd, "w+b"), tmp
+
+
+def _name_unnamed(f, folder: str, dest: str) -> str:
+    """Give an ``O_TMPFILE`` file a hidden name next to ``dest`` (renamed right after)."""
+    tmp = os.path.join(folder, f".{os.path.basename(dest)}.{os.getpid()}.part")
+    libc = ctypes.CDLL(None, use_errno=True)
+    src = f"/proc/self/fd/{f.fileno()}".encode()
+    if libc.linkat(AT_FDCWD, src, AT_FDCWD, os.fsencode(tmp), AT_SYMLINK_FOLLOW) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), dest)
+    return tmp
 
 
 def _umask() -> int:

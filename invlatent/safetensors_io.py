@@ -132,25 +132,53 @@ def tensor_view(header: Header, buf, name: str) -> np.ndarray:
 
 def dumps(tensors: dict[str, np.ndarray], metadata: dict[str, str]) -> list[bytes | memoryview]:
     """Serialise tensors and metadata into safetensors chunks, deterministically (sorted keys)."""
+    arrays = {name: _little_endian(name, tensors[name]) for name in sorted(tensors)}
+    head, _ = header_bytes({k: (a.dtype, a.shape) for k, a in arrays.items()}, metadata)
+    return [head, *(memoryview(a.reshape(-1)).cast("B") for a in arrays.values())]
+
+
+def header_bytes(
+    specs: dict[str, tuple[np.dtype, tuple[int, ...]]], metadata: dict[str, str]
+) -> tuple[bytes, dict[str, int]]:
+    """The length prefix and header of tensors given by (dtype, shape), and each tensor's
+    absolute byte offset; tensors lie in name order, so a writer can stream the data later."""
     header: dict[str, object] = {"__metadata__": dict(sorted(metadata.items()))} if metadata else {}
-    chunks: list[bytes | memoryview] = []
-    offset = 0
-    for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name])
-        arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
-        if arr.dtype not in DTYPE_NAMES:
-            raise SafetensorsError(f"tensor {name!r}: dtype {arr.dtype} cannot be stored")
-        nbytes = arr.nbytes
+    starts, offset = {}, 0
+    for name in sorted(specs):
+        dtype, shape = np.dtype(specs[name][0]).newbyteorder("<"), specs[name][1]
+        if dtype not in DTYPE_NAMES:
+            raise SafetensorsError(f"tensor {name!r}: dtype {dtype} cannot be stored")
+        nbytes = int(np.prod(shape, dtype=np.int64)) * dtype.itemsize
         header[name] = {
-            "dtype": DTYPE_NAMES[arr.dtype],
-            "shape": list(arr.shape),
+            "dtype": DTYPE_NAMES[dtype],
+            "shape": [int(d) for d in shape],
             "data_offsets": [offset, offset + nbytes],
         }
-        chunks.append(memoryview(arr.reshape(-1)).cast("B"))
+        starts[name] = offset
         offset += nbytes
     text = json.dumps(header, separators=(",", ":")).encode("utf-8")
     text += b" " * (-(len(text) + 8) % ALIGN)
-    return [struct.pack("<Q", len(text)), text, *chunks]
+    head = struct.pack("<Q", len(text)) + text
+    return head, {k: v + len(head) for k, v in starts.items()}
+
+
+def read_stream_header(f: BinaryIO) -> tuple[bytes, int]:
+    """The length prefix and header bytes read from the start of a stream, and the header size."""
+    head = f.read(8)
+    if len(head) < 8:
+        return head, -1
+    (n,) = struct.unpack("<Q", head)
+    if n > MAX_HEADER:
+        raise SafetensorsError(f"the header claims {n} bytes, over the {MAX_HEADER}-byte limit")
+    return head + f.read(n), n
+
+
+def _little_endian(name: str, arr: np.ndarray) -> np.ndarray:
+    arr = np.ascontiguousarray(arr)
+    arr = arr.astype(arr.dtype.newbyteorder("<"), copy=False)
+    if arr.dtype not in DTYPE_NAMES:
+        raise SafetensorsError(f"tensor {name!r}: dtype {arr.dtype} cannot be stored")
+    return arr
 
 
 def _parse_metadata(meta) -> dict[str, str]:

@@ -34,6 +34,9 @@ def project(
     output: Annotated[
         str | None, typer.Option("-o", "--output", help="Output file (default: stdout).")
     ] = None,
+    chunk_mb: Annotated[
+        int, typer.Option(min=1, help="Rows read per step, in MB: bounds the memory used.")
+    ] = 64,
 ) -> None:
     """Project latents onto invariants (action trivial), recording the step in the history.
 
@@ -45,13 +48,11 @@ def project(
     if method is None:
         fail("choose a method with --method (see `invlatent project --list`)")
     from invlatent import latentfile
-    from invlatent.projections import project as run
+    from invlatent.streaming import project_file
 
     latentfile.ensure_writable_output(output)
-    src = file or "-"
-    lf = latentfile.read(src)
-    out = run(lf, method, dim=dim, seed=seed, key_channel=key_channel, source=src)
-    latentfile.write(out, output)
+    opts = {"dim": dim, "seed": seed, "key_channel": key_channel}
+    project_file(file or "-", output, method, chunk_mb=chunk_mb, **opts)
 
 
 def _list(file: str | None, as_json: bool) -> None:
