@@ -6,6 +6,7 @@ import os
 import sys
 
 from invlatent import safetensors_io as sio
+from invlatent import shards
 from invlatent.latentfile import (
     BLOCK,
     FORMAT,
@@ -23,6 +24,10 @@ def summarise(source: str) -> dict:
     if source == "-":
         lf, size = read_stream_header(sys.stdin.buffer, "<stdin>")
         return summary_of(lf, source, size)
+    if shards.is_sharded(source):
+        ds = shards.open_dataset(source)
+        size = sum(os.path.getsize(f) for f in ds.shards)
+        return {**summary_of(shards.shell(ds), source, size), "shards": len(ds.shards)}
     return summary_of(read(source, allow_nonfinite=True), source)
 
 
@@ -66,7 +71,8 @@ def summary_of(lf: LatentFile, source: str, size: int | None = None) -> dict:
 def render(summary: dict) -> str:
     """The summary as a few aligned lines of text for people."""
     lines = [
-        f"{summary['file']}  ({summary['size_bytes']:,} bytes, {summary['format']})",
+        f"{summary['file']}  ({summary['size_bytes']:,} bytes, {summary['format']}"
+        + (f", {summary['shards']} shards)" if "shards" in summary else ")"),
         f"  action   {summary['action']}" + ("  (invariant)" if summary["invariant"] else ""),
         f"  batch    {summary['batch']:,}",
     ]

@@ -132,7 +132,14 @@ def sha256_of_file(path: str) -> str:
 
 
 def read(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
-    """Read and validate a latent file from a path or ``-`` (stdin); tensors are lazy views."""
+    """Read and validate a latent file from a path or ``-`` (stdin); tensors are lazy views.
+
+    A folder or a ``dataset.json`` manifest is a sharded data set: its shards, joined.
+    """
+    from invlatent import shards
+
+    if shards.is_sharded(source):
+        return shards.read_dataset(source, allow_nonfinite=allow_nonfinite)
     header, buf = _open(source)
     lf = from_header(header, buf, source)
     validate(lf, source, allow_nonfinite=allow_nonfinite)
@@ -434,7 +441,7 @@ def atomic_output(dest: str):
 
 
 def _temporary(folder: str, dest: str):
-    mode = 0o666 & ~_umask()
+    mode = 0o666 & ~umask()
     try:
         fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, mode)
         return os.fdopen(fd, "w+b"), None
@@ -455,7 +462,8 @@ def _name_unnamed(f, folder: str, dest: str) -> str:
     return tmp
 
 
-def _umask() -> int:
+def umask() -> int:
+    """The process umask (read without changing it)."""
     mask = os.umask(0)
     os.umask(mask)
     return mask

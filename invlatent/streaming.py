@@ -20,7 +20,9 @@ from __future__ import annotations
 
 import hashlib
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import BinaryIO
@@ -29,6 +31,8 @@ import numpy as np
 
 from invlatent import latentfile as lfm
 from invlatent import safetensors_io as sio
+from invlatent import shards
+from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, LatentFileError
 from invlatent.projections import get_method, project_with_extras
 
@@ -134,17 +138,56 @@ def plan(source: Source, method: str, *, dim, seed, key_channel, chunk_mb: int, 
     return Plan(out, opts, ("z", *sorted(extras)), rows)
 
 
-def project_file(src: str, dest: str | None, method: str, *, chunk_mb=DEFAULT_CHUNK_MB, **opts):
+def project_file(
+    src: str, dest: str | None, method: str, *, chunk_mb=DEFAULT_CHUNK_MB, label=None, **opts
+):
     """Project ``src`` (path or ``-``) into ``dest`` (path, or stdout for None/``-``)."""
     source = open_source(src)
     try:
-        p = plan(source, method, chunk_mb=chunk_mb, label=src, **opts)
+        p = plan(source, method, chunk_mb=chunk_mb, label=label or src, **opts)
         if dest in (None, "-"):
             _to_pipe(source, p)
         else:
             _to_file(source, p, dest)
     finally:
         close_source(source)
+
+
+def project_dataset(src: str, dest: str | None, method: str, **kw) -> list[str]:
+    """Project every shard of a data set into folder ``dest``, with its own manifest.
+
+    The shards are written into a hidden folder beside ``dest``, renamed to ``dest`` at the end
+    (which must not exist, or be an empty folder); an error removes the hidden folder.
+    """
+    if dest in (None, "-"):
+        raise InvlatentError(f"{src}: a sharded data set is projected into a folder: use -o DIR")
+    ds = shards.open_dataset(src)
+    if os.path.isfile(dest) or (os.path.isdir(dest) and os.listdir(dest)):
+        raise InvlatentError(f"{dest}: exists and is not an empty folder")
+    parent = os.path.dirname(os.path.abspath(dest))
+    if not os.path.isdir(parent):
+        raise InvlatentError(f"{dest}: folder {parent} does not exist")
+    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.", suffix=".part", dir=parent)
+    try:
+        names = [os.path.basename(f) for f in ds.shards]
+        for shard, name in zip(ds.shards, names, strict=True):
+            project_file(shard, os.path.join(tmp, name), method, label=name, **kw)
+        opts = {k: v for k, v in kw.items() if k in ("dim", "key_channel")}
+        step = lfm.make_step(
+            "project",
+            {"method": method, **opts},
+            inputs=[(os.path.basename(ds.source), lfm.sha256_of(ds.manifest))],
+            seed=kw.get("seed"),
+        )
+        action = get_method(ds.action, method).output_action(ds.action)
+        history = [*ds.shells[0].history, step]
+        manifest = shards.write_manifest(tmp, names, ds.rows, action, history)
+        os.chmod(tmp, 0o777 & ~lfm.umask())
+        os.replace(tmp, dest)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return [manifest]
 
 
 def _to_file(source: Source, p: Plan, dest: str) -> None:

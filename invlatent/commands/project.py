@@ -48,11 +48,15 @@ def project(
     if method is None:
         fail("choose a method with --method (see `invlatent project --list`)")
     from invlatent import latentfile
-    from invlatent.streaming import project_file
+    from invlatent.shards import is_sharded
+    from invlatent.streaming import project_dataset, project_file
 
     latentfile.ensure_writable_output(output)
-    opts = {"dim": dim, "seed": seed, "key_channel": key_channel}
-    project_file(file or "-", output, method, chunk_mb=chunk_mb, **opts)
+    opts = {"dim": dim, "seed": seed, "key_channel": key_channel, "chunk_mb": chunk_mb}
+    if is_sharded(file or "-"):
+        project_dataset(file, output, method, **opts)
+    else:
+        project_file(file or "-", output, method, **opts)
 
 
 def _list(file: str | None, as_json: bool) -> None:

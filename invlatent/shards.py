@@ -1,0 +1,171 @@
+"""Sharded data sets: a folder of latent files, or a ``dataset.json`` manifest naming them.
+
+A data set is one input for every reading command. All shards must agree (action, tensor names,
+dtypes, shapes after the batch axis, target names, ``g_kind``) and exist with the row counts the
+manifest gives; this is checked from the headers alone, before any work. The rows of the data set
+are the shards' rows in manifest order (folder: file-name order). ``docs/format.md`` §9 describes
+the manifest.
+"""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from invlatent import latentfile as lfm
+from invlatent import safetensors_io as sio
+from invlatent.latentfile import LatentFile, LatentFileError
+
+MANIFEST = "dataset.json"
+FORMAT = "invlatent-dataset/1"
+
+
+@dataclass
+class Dataset:
+    """The shards of a data set (absolute paths, in order), their row counts and shell files."""
+
+    source: str
+    shards: list[str]
+    rows: list[int]
+    shells: list[LatentFile]
+    manifest: bytes
+
+    @property
+    def action(self):
+        return self.shells[0].action
+
+
+def is_sharded(source: str) -> bool:
+    """True for a folder or a ``.json`` manifest (a data set), False for one latent file."""
+    return source != "-" and (os.path.isdir(source) or source.endswith(".json"))
+
+
+def open_dataset(source: str) -> Dataset:
+    """Find the shards of ``source`` and check that they agree, reading headers only."""
+    if os.path.isdir(source) and not os.path.exists(os.path.join(source, MANIFEST)):
+        files = sorted(glob.glob(os.path.join(source, "*.st")))
+        if not files:
+            raise LatentFileError(f"{source}: the folder holds no .st latent files")
+        shells = [_shell(f) for f in files]
+        ds = Dataset(source, files, [len(s) for s in shells], shells, b"")
+        _check_agree(ds)
+        return ds
+    path = os.path.join(source, MANIFEST) if os.path.isdir(source) else source
+    lfm.check_path(path)
+    with open(path, "rb") as f:
+        raw = f.read()
+    files, rows = _parse_manifest(raw, path)
+    shells = [_shell(f) for f in files]
+    for f, n, s in zip(files, rows, shells, strict=True):
+        if len(s) != n:
+            raise LatentFileError(f"{path}: shard {os.path.basename(f)} has {len(s)} rows, "
+                                  f"the manifest says {n}")  # fmt: skip
+    ds = Dataset(path, files, rows, shells, raw)
+    _check_agree(ds)
+    return ds
+
+
+def read_dataset(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
+    """All rows of a data set as one latent file (the shards' tensors joined in memory)."""
+    ds = open_dataset(source)
+    parts = [lfm.read(f, allow_nonfinite=allow_nonfinite) for f in ds.shards]
+    first = parts[0]
+    joined = {name: np.concatenate([p.tensors()[name] for p in parts]) for name in first.tensors()}
+    known = {k: joined.pop(k, None) for k in lfm.KNOWN_TENSORS}
+    out = LatentFile(
+        action=first.action,
+        target_names=list(first.target_names),
+        g_kind=first.g_kind,
+        extra=joined,
+        history=first.history,
+        meta=dict(first.meta),
+        **known,
+    )
+    out.source_bytes = ds.manifest or "\n".join(ds.shards).encode()
+    return out
+
+
+def shell(ds: Dataset) -> LatentFile:
+    """A shape-only latent file standing for the whole data set (for ``inspect``)."""
+    first, b = ds.shells[0], sum(ds.rows)
+    grow = lambda a: lfm.shell(a.dtype, (b, *a.shape[1:]))  # noqa: E731
+    known = {k: getattr(first, k) for k in lfm.KNOWN_TENSORS}
+    known = {k: None if v is None else grow(v) for k, v in known.items()}
+    extra = {k: grow(v) for k, v in first.extra.items()}
+    return replace(first, extra=extra, **known)
+
+
+def write_manifest(folder: str, files: list[str], rows: list[int], action, history) -> str:
+    """Write ``folder/dataset.json`` for shard files (names relative to ``folder``)."""
+    body = {
+        "format": FORMAT,
+        "action": str(action),
+        "rows": int(sum(rows)),
+        "shards": [{"file": f, "rows": int(n)} for f, n in zip(files, rows, strict=True)],
+        "history": history,
+    }
+    path = os.path.join(folder, MANIFEST)
+    lfm.write_atomic([json.dumps(body, indent=1, sort_keys=True).encode() + b"\n"], path)
+    return path
+
+
+def _parse_manifest(raw: bytes, path: str) -> tuple[list[str], list[int]]:
+    try:
+        body = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise LatentFileError(f"{path}: the manifest is not valid JSON") from None
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise LatentFileError(f"{path}: not a data set manifest (format must be {FORMAT!r})")
+    shards = body.get("shards")
+    if not isinstance(shards, list) or not shards:
+        raise LatentFileError(f"{path}: the manifest lists no shards")
+    try:
+        files = [str(s["file"]) for s in shards]
+        rows = [int(s["rows"]) for s in shards]
+    except (TypeError, KeyError, ValueError):
+        raise LatentFileError(f"{path}: every shard needs 'file' and 'rows'") from None
+    if sum(rows) != body.get("rows", sum(rows)):
+        raise LatentFileError(
+            f"{path}: the shards hold {sum(rows)} rows, 'rows' says {body['rows']}"
+        )
+    folder = os.path.dirname(os.path.abspath(path))
+    full = [os.path.join(folder, f) for f in files]
+    for f, name in zip(full, files, strict=True):
+        if not os.path.isfile(f):
+            raise LatentFileError(f"{path}: shard {name} is missing")
+    return full, rows
+
+
+def _shell(path: str) -> LatentFile:
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
+        header = lfm.wrap_errors(path, sio.read_header, f, size)
+    lf = lfm.from_header(header, None, path)
+    lfm.validate(lf, path, data=False)
+    return lf
+
+
+def _check_agree(ds: Dataset) -> None:
+    """Every shard must match the first in action, tensors, dtypes, row shapes and metadata."""
+    first = _signature(ds.shells[0])
+    for f, s in zip(ds.shards[1:], ds.shells[1:], strict=True):
+        mine = _signature(s)
+        for key, want in first.items():
+            if mine[key] != want:
+                raise LatentFileError(
+                    f"{ds.source}: shard {os.path.basename(f)} disagrees with "
+                    f"{os.path.basename(ds.shards[0])} on {key}: {mine[key]} vs {want}"
+                )
+
+
+def _signature(lf: LatentFile) -> dict:
+    return {
+        "action": str(lf.action),
+        "tensors": {k: (str(v.dtype), list(v.shape[1:])) for k, v in sorted(lf.tensors().items())},
+        "targets": list(lf.target_names),
+        "g_kind": lf.g_kind,
+    }
