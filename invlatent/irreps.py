@@ -139,7 +139,7 @@ def _racah(j1: int, m1: int, j2: int, m2: int, j3: int) -> float:
 
 
 @functools.cache
-def _step(l: int) -> np.ndarray:
+def cg_step(l: int) -> np.ndarray:
     """The isometry C (2l−1, 3, 2l+1) from (l−1) ⊗ 1 onto l used by the D recursion."""
     return clebsch_gordan(l - 1, 1, l) * np.sqrt(2 * l + 1)
 
@@ -154,7 +154,7 @@ def wigner_D(l: int, R: np.ndarray) -> np.ndarray:
         return np.ones((*R.shape[:-2], 1, 1))
     d = R
     for k in range(2, l + 1):
-        c = _step(k)
+        c = cg_step(k)
         t = np.einsum("...ij,ika->...jka", d, c)
         t = np.einsum("...kl,...jka->...jla", R, t)
         d = np.einsum("...jla,jlc->...ac", t, c)

@@ -10,6 +10,10 @@
   by multiples of 90°; for the others g·b is interpolated, so the minimum is approximate.
 - ``so2``: max over θ of <z1, R(θ)·z2>, in closed form for one distinct nonzero frequency,
   else a fine grid plus Newton refinement.
+- ``o3``/``so3`` and ``sn*o3``/``sn*so3``: ``invlatent.quotient_o3`` — exact (orthogonal
+  Procrustes) when every irrep has l <= 1, otherwise an upper bound by local optimisation on
+  SO(3) (alternated with the Hungarian assignment for node sets); ``quotient_o3.method`` says
+  which.
 - ``trivial``: the Euclidean distance.
 
 ``align`` also returns the minimising element (in the ``g`` encoding of ``invlatent.groups``).
@@ -19,7 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent import groups
+from invlatent import groups, quotient_o3
 from invlatent.action import Action
 
 
@@ -37,6 +41,8 @@ def align(action, z1, z2, mask1=None, mask2=None) -> tuple[np.ndarray, np.ndarra
         raise ValueError(f"z1 and z2 must have the same shape, got {z1.shape} and {z2.shape}")
     if action.kind == "sn":
         return _align_sn(z1, z2, mask1, mask2)
+    if action.kind in ("o3", "so3"):
+        return quotient_o3.align(action, z1, z2, mask1, mask2)
     if action.grid:
         return _align_grid(action, z1, z2)
     if action.kind in ("cyclic", "dihedral"):
