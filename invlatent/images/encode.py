@@ -1,4 +1,5 @@
-"""Encoding images with a trained (or a foreign TorchScript / torch.export) encoder."""
+"""Encoding images with a trained (or a foreign TorchScript / torch.export / ONNX) encoder,
+optionally lifted to a finite group (``--lift cN|dN``, see :mod:`invlatent.images.lift`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ import torch
 
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
-from invlatent.images.data import SPLIT_NAMES, ImageData, load_data
+from invlatent.images.data import SPLIT_NAMES, ImageData, load_data, stratified_rows
+from invlatent.images.lift import (
+    MEASURE_IMAGES,
+    check_liftable,
+    lifted,
+    measure_lift,
+    parse_lift,
+    render_lift,
+)
 from invlatent.images.models import limit_threads, load_model, resolve_device
 from invlatent.images.progress import progress_bar
 from invlatent.images.rotate import (
@@ -37,9 +46,11 @@ def encode_checkpoint(
     batch_size: int,
     seed: int,
     device: str,
+    lift: str | None = None,
 ) -> LatentFile:
     """Latents of a named layer (default: the model's) of an invlatent-trained image model."""
     _check_options(permute, rotate, copies, batch_size)
+    group = parse_lift(lift) if lift else None
     net, config = load_model(model, device)
     layer = layer or net.default_layer
     if layer not in net.layer_names:
@@ -49,16 +60,18 @@ def encode_checkpoint(
     images = _select(load_data(data), split, limit, config)
     action = Action.parse(net.layer_action(layer))
     opts = dict(data=data, rotate=rotate, copies=copies, layer=layer, split=split, limit=limit)
-    return _encode(
-        lambda x: net.encode(x, layer), images, action, model, opts, seed, batch_size, device
-    )
+    fn = lambda x: net.encode(x, layer)  # noqa: E731
+    if group is not None:
+        check_liftable(action, images.x.shape)
+        fn, action, opts["lift"] = lifted(fn, group), group, str(group)
+    return _encode(fn, images, action, model, opts, seed, batch_size, device)
 
 
 def encode_torchscript(
     model: str,
     data: str,
     *,
-    action: str,
+    action: str | None,
     rotate: str,
     copies: int,
     permute: str,
@@ -68,23 +81,39 @@ def encode_torchscript(
     batch_size: int,
     seed: int,
     device: str,
+    lift: str | None = None,
+    onnx: bool = False,
 ) -> LatentFile:
-    """Latents of a foreign encoder (TorchScript or torch.export) with a declared output action.
+    """Latents of a foreign encoder (TorchScript, torch.export or ONNX) with a declared output
+    action (default: trivial, the only one ``lift`` accepts).
 
     The encoder receives float32 images ``(B, C, H, W)`` in [0, 1] and must return ``z`` of
     the shape the action needs (``(B, F, N)`` for ``cN``, ``(B, F, N, H, H)`` for ``cN:grid``,
-    ``(B, D)`` for ``so2``/``trivial``).
+    ``(B, D)`` for ``so2``/``trivial``; with ``lift``, any ``(B, ...)``, flattened to ``(B, D)``).
     """
     _check_options(permute, rotate, copies, batch_size)
     if layer:
-        raise InvlatentError(
-            "--layer applies to invlatent checkpoints, not to a TorchScript encoder"
-        )
-    act = Action.parse(action)
-    net = load_foreign(model, device)
+        raise InvlatentError("--layer applies to invlatent checkpoints, not to a foreign encoder")
+    act = Action.parse(action or "trivial")
+    group = parse_lift(lift) if lift else None
+    net = load_onnx(model, device) if onnx else load_foreign(model, device)
     images = _select(load_data(data), split, limit, None)
-    opts = dict(data=data, rotate=rotate, copies=copies, split=split, limit=limit, torchscript=True)
-    return _encode(_guarded(net), images, act, model, opts, seed, batch_size, device)
+    if onnx:
+        net.check_input(images.x.shape[1:])
+    opts = dict(data=data, rotate=rotate, copies=copies, split=split, limit=limit)
+    opts["onnx" if onnx else "torchscript"] = True
+    fn = _guarded(net)
+    if group is not None:
+        check_liftable(act, images.x.shape)
+        fn, act, opts["lift"] = lifted(fn, group), group, str(group)
+    return _encode(fn, images, act, model, opts, seed, batch_size, device)
+
+
+def load_onnx(path: str, device: str):
+    """An ONNX encoder (imported here: onnxruntime is an optional extra)."""
+    from invlatent.images.onnx_model import load_onnx as load
+
+    return load(path, device)
 
 
 def _guarded(net):
@@ -106,6 +135,8 @@ def _guarded(net):
 def load_foreign(path: str, device: str):
     """A TorchScript module or a ``torch.export`` archive, as a callable on ``device``."""
     dev = resolve_device(device)
+    if path.lower().endswith(".onnx"):
+        raise InvlatentError(f"{path}: an ONNX file; encode it with --onnx")
     try:
         return torch.jit.load(path, map_location=dev).eval()
     except FileNotFoundError:
@@ -136,7 +167,7 @@ def _select(data: ImageData, split: str, limit: int | None, config: dict | None)
     if limit is not None:
         if limit < 1:
             raise InvlatentError(f"--limit must be at least 1, got {limit}")
-        part = part.take(np.arange(min(limit, len(part.labels))))
+        part = part.take(stratified_rows(part.labels, limit))
     if config is not None:
         want = [config["in_channels"], *config["image_size"]]
         if list(part.x.shape[1:]) != want:
@@ -159,8 +190,15 @@ def _encode(
 ) -> LatentFile:
     rows = with_copies(len(images.labels), opts["copies"])
     angles = draw_angles(parse_rotate(opts["rotate"]), len(rows), np.random.default_rng(seed))
-    z = run_encoder(fn, images.x, rows, angles, batch_size, resolve_device(device), action)
+    dev = resolve_device(device)
+    z = run_encoder(fn, images.x, rows, angles, batch_size, dev, action)
     g, g_kind = _elements(angles, action)
+    meta = {
+        "split_names": json.dumps(SPLIT_NAMES),
+        "class_names": json.dumps(images.class_names),
+    }
+    if "lift" in opts:
+        meta["lift"] = json.dumps(_lift_error(fn, images.x, action, dev, seed), sort_keys=True)
     step = make_step(
         "encode",
         {**opts, "batch_size": batch_size},
@@ -176,11 +214,17 @@ def _encode(
         g_kind=g_kind,
         extra={"split": images.split[rows]},
         history=[step],
-        meta={
-            "split_names": json.dumps(SPLIT_NAMES),
-            "class_names": json.dumps(images.class_names),
-        },
+        meta=meta,
     )
+
+
+def _lift_error(fn, x: np.ndarray, action: Action, device, seed: int) -> dict:
+    """The lifted encoder's equivariance error per element on a few seeded images (stderr too)."""
+    rng = np.random.default_rng([seed, 1])
+    pick = np.sort(rng.choice(len(x), size=min(MEASURE_IMAGES, len(x)), replace=False))
+    info = measure_lift(fn, x[pick], action, device)
+    print("\n".join(render_lift(info)), file=sys.stderr)
+    return info
 
 
 def run_encoder(

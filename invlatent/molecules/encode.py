@@ -44,7 +44,7 @@ def encode_checkpoint(
     vae, _ = load_model(model)
     table, graphs = load_graphs(data, limit, split, smiles_col)
     if graphs.rejected:
-        print(f"invlatent: {data}: skipped molecules {dict(graphs.rejected)}", file=sys.stderr)
+        _say_skipped(data, table, graphs)
     g = None
     if permute == "random":
         g = np.argsort(np.random.default_rng(seed).random(graphs.mask.shape), axis=1)
@@ -61,6 +61,18 @@ def encode_checkpoint(
             permute=permute, layer=layer, split=split, limit=limit, data=data, smiles_col=smiles_col
         ),
         seed,
+    )
+
+
+def _say_skipped(data: str, table, graphs) -> None:
+    """Name the input rows that have no latent: the other rows keep their order, ``ids`` say
+    which input row each latent is."""
+    gone = np.setdiff1d(np.arange(len(table.smiles)), graphs.kept)
+    rows = ", ".join(str(int(i)) for i in table.ids[gone[:10]]) + (", …" if len(gone) > 10 else "")
+    print(
+        f"invlatent: {data}: skipped {len(gone)} molecules {dict(graphs.rejected)} at input rows "
+        f"{rows}; the latents keep the input order of the rest (ids give each one's row)",
+        file=sys.stderr,
     )
 
 
