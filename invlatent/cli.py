@@ -13,6 +13,7 @@ from invlatent.commands import (
     interpolate,
     probe,
     project,
+    report,
     train,
     viz,
 )
@@ -35,6 +36,7 @@ app.command("inspect")(inspect_.inspect)
 app.command("import")(import_.import_)
 app.command("decode")(decode.decode)
 app.command("interpolate")(interpolate.interpolate)
+app.command("report")(report.report)
 
 
 def main() -> None:

@@ -24,7 +24,8 @@ COLUMNS = ("method", "invariant", "injective on orbits", "isometric", "convex im
 def project(
     file: Annotated[str | None, typer.Argument(help="Latent file (default -: stdin).")] = None,
     method: Annotated[
-        str | None, typer.Option("--method", "-m", help="Method (see --list).")
+        str | None,
+        typer.Option("--method", "-m", help="Method (see --list), or auto: the recommended one."),
     ] = None,
     dim: Annotated[int | None, typer.Option(help="Output size or number of templates.")] = None,
     seed: Annotated[int, typer.Option(min=0, help="Seed of random templates.")] = 0,
@@ -52,11 +53,23 @@ def project(
     from invlatent.streaming import project_dataset, project_file
 
     latentfile.ensure_writable_output(output)
+    if method == "auto":
+        return _auto(file or "-", output, seed, dim, key_channel)
     opts = {"dim": dim, "seed": seed, "key_channel": key_channel, "chunk_mb": chunk_mb}
     if is_sharded(file or "-"):
         project_dataset(file, output, method, **opts)
     else:
         project_file(file or "-", output, method, **opts)
+
+
+def _auto(src: str, output: str | None, seed: int, dim, key_channel) -> None:
+    """--method auto: the recommended projection (invlatent.recommend), its reason on stderr."""
+    if dim is not None or key_channel is not None:
+        fail("--method auto chooses the method's options itself; drop --dim/--key-channel")
+    from invlatent.recommend import project_auto
+
+    rec = project_auto(src, output, seed=seed)
+    say(f"auto: {rec['reason']}")
 
 
 def _list(file: str | None, as_json: bool) -> None:
