@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-fast lint format bench samples clean
+.PHONY: install demo test test-fast lint format bench samples clean browser-deps reproduce
 
 install: $(STAMP)
 
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/demo.sh
 
-test: install
+test: install browser-deps
 	$(BIN)/python -m pytest -q
 
 test-fast: install
@@ -34,6 +34,19 @@ format: install
 
 bench: install
 	@for f in bench/bench_*.py; do echo "== $$f"; $(BIN)/python $$f || exit 1; done
+
+# Debian's chromium for tests/test_browser.py (the report page in a headless browser): installed
+# when running as root with apt, otherwise a note; never fails (the browser tests then skip).
+browser-deps:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+	  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium) \
+	  || echo "browser-deps: apt could not install chromium; browser tests will skip"; \
+	else echo "browser-deps: no chromium and no root apt; browser tests will skip"; fi
+
+# docs/results.md: every claim with mean ± std over 3 seeds (scripts/reproduce.py; about 30 min)
+reproduce: install
+	nice -n 10 $(BIN)/python scripts/reproduce.py
 
 samples: install
 	$(BIN)/python scripts/make_samples.py sample_latents
