@@ -14,8 +14,10 @@ from invlatent.errors import InvlatentError
 
 def fail(message: str) -> NoReturn:
     """Print ``invlatent: error: MESSAGE`` on one line of stderr and exit with status 2."""
+    from invlatent.distributed import rank_prefix
+
     first = " ".join(str(message).split())
-    typer.echo(f"invlatent: error: {first}", err=True)
+    typer.echo(f"invlatent: error: {rank_prefix()}{first}", err=True)
     raise typer.Exit(2)
 
 

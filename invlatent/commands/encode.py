@@ -68,9 +68,11 @@ def encode(
     ] = None,
 ) -> None:
     """Encode data with a trained (or foreign) encoder into a latent file."""
-    from invlatent.latentfile import ensure_writable_output, write
+    from invlatent.distributed import prepare_output, write_latents
+    from invlatent.latentfile import ensure_writable_output
 
     ensure_writable_output(output)
+    prepare_output(output, device)
     opts = dict(
         rotate=rotate,
         copies=copies,
@@ -105,7 +107,7 @@ def encode(
                 fail("--lift turns images; it does not apply to molecule models")
             opts["lift"] = lift
         lf = encoder(model, data, **opts)
-    write(lf, output)
+    write_latents(lf, output, device)
 
 
 def _family_encoder(model: str):

@@ -101,6 +101,7 @@ def _common(values: dict) -> dict:
 
 
 def _run(output: str, **options) -> None:
+    from invlatent.distributed import from_env
     from invlatent.images.train import TrainOptions, train_to_file
     from invlatent.latentfile import ensure_writable_output
 
@@ -108,6 +109,8 @@ def _run(output: str, **options) -> None:
     opts = TrainOptions(**options)
     opts.check()
     config = train_to_file(opts, output, _reporter(opts.epochs))
+    if not from_env().is_main:
+        return
     say(
         f"test accuracy {config['test_accuracy']:.4f} "
         f"({config['n_parameters']} parameters) → {output}"

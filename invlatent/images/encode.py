@@ -10,6 +10,7 @@ import time
 import numpy as np
 import torch
 
+from invlatent import distributed
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
 from invlatent.images.data import SPLIT_NAMES, ImageData, load_data, stratified_rows
@@ -190,6 +191,8 @@ def _encode(
 ) -> LatentFile:
     rows = with_copies(len(images.labels), opts["copies"])
     angles = draw_angles(parse_rotate(opts["rotate"]), len(rows), np.random.default_rng(seed))
+    share = distributed.from_env().share(len(rows))  # under torchrun: this rank's rows
+    rows, angles = rows[share], angles[share]
     dev = resolve_device(device)
     z = run_encoder(fn, images.x, rows, angles, batch_size, dev, action)
     g, g_kind = _elements(angles, action)

@@ -8,6 +8,7 @@ and the initial weights all come from ``seed``.
 
 from __future__ import annotations
 
+import contextlib
 import time
 from dataclasses import asdict, dataclass, field
 
@@ -15,7 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from invlatent import __version__
+from invlatent import __version__, distributed
 from invlatent.errors import InvlatentError
 from invlatent.images.data import SPLIT_SEED, ImageData, load_data
 from invlatent.images.gconv import BASES
@@ -75,7 +76,8 @@ class TrainOptions:
 def train(opts: TrainOptions, report=None) -> tuple[torch.nn.Module, dict]:
     """Train a model; ``report(epoch, row)`` is called after each epoch. Returns (model, config)."""
     opts.check()
-    device = resolve_device(opts.device)
+    ctx = distributed.init(opts.device)
+    device = resolve_device(ctx.device(opts.device))
     limit_threads()
     data = load_data(opts.data)
     train_set, test_set = data.part("train"), data.part("test")
@@ -83,7 +85,10 @@ def train(opts: TrainOptions, report=None) -> tuple[torch.nn.Module, dict]:
     torch.manual_seed(opts.seed)
     model = build_model(config).to(device)
     x_test = _test_images(test_set, opts.test_rotate)
-    history = _fit(model, train_set, x_test, test_set.labels, opts, device, report)
+    if ctx.active:
+        history = _fit_ddp(ctx, model, train_set, x_test, test_set.labels, opts, device, report)
+    else:
+        history = _fit(model, train_set, x_test, test_set.labels, opts, device, report)
     config.update(history=history, test_accuracy=history[-1]["test_accuracy"])
     config["n_parameters"] = count_parameters(model)
     return model.eval(), config
@@ -92,7 +97,11 @@ def train(opts: TrainOptions, report=None) -> tuple[torch.nn.Module, dict]:
 def train_to_file(opts: TrainOptions, output: str, report=None) -> dict:
     """Train and write the checkpoint to ``output``; returns the config."""
     model, config = train(opts, report)
-    save_model(output, model.cpu(), config)
+    ctx = distributed.from_env()
+    if ctx.is_main:
+        save_model(output, model.cpu(), config)
+    ctx.barrier()
+    distributed.finish()
     return config
 
 
@@ -157,6 +166,44 @@ def _fit(
             if report:
                 report(epoch + 1, {**row, "seconds": time.perf_counter() - t0})
     return history
+
+
+def _fit_ddp(
+    ctx, model, train_set: ImageData, x_test, y_test, opts: TrainOptions, device, report
+) -> list[dict]:
+    """``_fit`` under torchrun: each rank trains on its DistributedSampler share of every epoch
+    (same angles as one process would draw), gradients averaged by DDP; rank 0 evaluates and
+    reports."""
+    ddp = ctx.wrap(model)
+    rng = np.random.default_rng(opts.seed)
+    n = len(train_set.labels)
+    steps = max(1, -(-n // ctx.world) // opts.batch_size)
+    optim = torch.optim.AdamW(ddp.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps * opts.epochs)
+    history = []
+    bar = progress_bar(steps * opts.epochs, "train") if ctx.is_main else _no_bar()
+    with bar as advance:
+        for epoch in range(opts.epochs):
+            t0 = time.perf_counter()
+            angles = rng.uniform(0, 2 * np.pi, n) if opts.augment == "rotate" else None
+            idx = ctx.epoch_indices(n, opts.seed, epoch)
+            x = train_set.x[idx] if angles is None else rotate_images(train_set.x[idx], angles[idx])
+            batches = np.array_split(np.arange(len(idx)), steps)
+            with distributed.collective("training step"):
+                loss, acc = _epoch(ddp, x, train_set.labels[idx], batches, optim, sched, device,
+                                   advance)  # fmt: skip
+            test_acc = accuracy(model, x_test, y_test, device) if ctx.is_main else float("nan")
+            row = {"epoch": epoch + 1, "loss": round(loss, 5), "train_accuracy": round(acc, 5),
+                   "test_accuracy": round(test_acc, 5), "processes": ctx.world}  # fmt: skip
+            history.append(row)
+            if report and ctx.is_main:
+                report(epoch + 1, {**row, "seconds": time.perf_counter() - t0})
+    return history
+
+
+@contextlib.contextmanager
+def _no_bar():
+    yield lambda *args, **kwargs: None
 
 
 def _epoch(model, x, y, batches, optim, sched, device, advance) -> tuple[float, float]:

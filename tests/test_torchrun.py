@@ -1,0 +1,101 @@
+"""Training and encoding under torchrun: two CPU processes over loopback, started by the test."""
+
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from invlatent import latentfile as lfm
+from invlatent.distributed import Context
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
+TINY = ["gcnn", "--group", "c4", "--widths", "3,3", "--data", "digits", "--epochs", "2",
+        "--batch-size", "64", "--lr", "0.01"]  # fmt: skip
+
+
+def torchrun(*args, procs: int = 2, timeout: int = 240) -> subprocess.CompletedProcess:
+    """``torchrun --standalone --nproc-per-node PROCS -m invlatent ARGS`` (loopback, free port)."""
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    cmd = [TORCHRUN, "--standalone", f"--nproc-per-node={procs}", "-m", "invlatent", *args]
+    return subprocess.run(
+        [str(c) for c in cmd], capture_output=True, text=True, cwd=ROOT, env=env, timeout=timeout
+    )
+
+
+def test_shares_cover_every_row_once_in_order():
+    for n in (0, 1, 5, 1797):
+        for world in (1, 2, 3, 8):
+            parts = [np.arange(n)[Context(r, world).share(n)] for r in range(world)]
+            np.testing.assert_array_equal(np.concatenate(parts), np.arange(n))
+
+
+def test_epoch_indices_split_each_epoch_between_ranks():
+    ranks = [Context(r, 2).epoch_indices(101, seed=5, epoch=3) for r in range(2)]
+    assert len(ranks[0]) == len(ranks[1]) == 51
+    assert set(ranks[0]) | set(ranks[1]) == set(range(101))
+    other = Context(0, 2).epoch_indices(101, seed=5, epoch=4)
+    assert not np.array_equal(ranks[0], other)
+
+
+@pytest.mark.slow
+def test_training_under_torchrun_is_reproducible_and_only_rank_0_reports(tmp_path):
+    runs = [torchrun("train", *TINY, "--seed", "1", "-o", tmp_path / f"m{i}.pt") for i in (0, 1)]
+    for r in runs:
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stderr.count("epoch 2/2") == 1 and r.stderr.count("test accuracy") == 1
+    assert (tmp_path / "m0.pt").read_bytes() == (tmp_path / "m1.pt").read_bytes()
+    assert sorted(os.listdir(tmp_path)) == ["m0.pt", "m1.pt"]
+
+
+@pytest.mark.slow
+def test_encode_under_torchrun_writes_shards_whose_union_is_the_single_process_file(cli, tmp_path):
+    model = tmp_path / "m.pt"
+    assert cli("train", *TINY, "--epochs", "1", "-o", model).exit_code == 0
+    enc = ["encode", model, "digits", "--rotate", "random", "--copies", "2", "--seed", "3"]
+    single = lfm.loads(cli(*enc).stdout_bytes)
+    r = torchrun(*enc, "-o", tmp_path / "z")
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path / "z")) == ["dataset.json", "part-00000.st", "part-00001.st"]
+    union = lfm.read(str(tmp_path / "z"))
+    assert union.tensors().keys() == single.tensors().keys()
+    for name, arr in single.tensors().items():
+        np.testing.assert_array_equal(union.tensors()[name], arr, err_msg=name)
+    assert union.history == single.history and union.meta == single.meta
+
+
+@pytest.mark.slow
+def test_a_failing_rank_stops_the_group_and_is_named(tmp_path):
+    """Rank 1 gets the bright images, on which this encoder returns one row: an error."""
+    x = np.zeros((40, 8, 8), dtype=np.uint8)
+    x[:20] = np.random.default_rng(0).integers(0, 100, (20, 8, 8))
+    x[20:] = 255
+    np.savez(tmp_path / "img.npz", x=x, y=np.arange(40) % 4)
+
+    class Picky(torch.nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            z = x.flatten(1)[:, :8]
+            return z[:1] if bool(x.amax() > 0.5) else z
+
+    torch.jit.script(Picky()).save(str(tmp_path / "enc.pt"))
+    args = ["encode", tmp_path / "enc.pt", tmp_path / "img.npz", "--torchscript"]
+    r = torchrun(*args, "--group", "trivial", "-o", tmp_path / "z", timeout=120)
+    assert r.returncode != 0
+    ours = [line for line in r.stderr.splitlines() if line.startswith("invlatent: error:")]
+    assert any(line.startswith("invlatent: error: rank 1: ") for line in ours), r.stderr[-3000:]
+    assert "Traceback" not in "\n".join(ours)
+    assert sorted(os.listdir(tmp_path)) == ["enc.pt", "img.npz"]
+
+
+def test_encode_refuses_stdout_under_torchrun(cli, monkeypatch, tmp_path):
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setenv("RANK", "1")
+    monkeypatch.setattr("invlatent.distributed.init", lambda device="cpu": Context(1, 2))
+    r = cli("encode", tmp_path / "none.pt", "digits")
+    assert r.exit_code == 2
+    assert r.stderr.strip() == (
+        "invlatent: error: rank 1: under torchrun each rank writes a shard: give -o FOLDER"
+    )
