@@ -19,10 +19,10 @@ demo: install
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/demo.sh
 
 test: install browser-deps
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n 2
 
 test-fast: install
-	$(BIN)/python -m pytest -q -m "not slow"
+	$(BIN)/python -m pytest -q -n 2 -m "not slow"
 
 lint: install
 	$(BIN)/ruff check invlatent tests bench scripts
