@@ -99,3 +99,22 @@ def test_encode_refuses_stdout_under_torchrun(cli, monkeypatch, tmp_path):
     assert r.stderr.strip() == (
         "invlatent: error: rank 1: under torchrun each rank writes a shard: give -o FOLDER"
     )
+
+
+@pytest.mark.slow
+def test_graph_vae_trains_and_encodes_under_torchrun(cli, tmp_path):
+    smiles = ["CC(C)O", "c1ccccc1", "[NH3+]CC(=O)[O-]", "OC1C2CC1O2", "C#CC(=O)NC", "CCOC=O"]
+    smi = tmp_path / "mols.smi"
+    smi.write_text("\n".join(smiles * 6) + "\n")
+    model = tmp_path / "vae.pt"
+    args = ["--data", smi, "--epochs", "2", "--hidden", "16", "--batch-size", "8", "--threads", "1"]
+    r = torchrun("train", "graph-vae", *args, "-o", model)
+    assert r.returncode == 0, r.stderr[-2000:]
+    assert r.stderr.count("epoch 2/2") == 1 and r.stderr.count("wrote") == 1
+    enc = ["encode", model, smi, "--permute", "random", "--seed", "4"]
+    r = torchrun(*enc, "-o", tmp_path / "z")
+    assert r.returncode == 0, r.stderr[-2000:]
+    single = lfm.loads(cli(*enc).stdout_bytes)
+    union = lfm.read(str(tmp_path / "z"))
+    for name, arr in single.tensors().items():
+        np.testing.assert_array_equal(union.tensors()[name], arr, err_msg=name)

@@ -87,5 +87,9 @@ def graph_vae(
         threads=threads,
         max_minutes=max_minutes,
     )
-    save_checkpoint(output, state, config)
-    say(f"wrote {output}")
+    from invlatent.distributed import finish, from_env
+
+    if from_env().is_main:
+        save_checkpoint(output, state, config)
+        say(f"wrote {output}")
+    finish()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from invlatent import distributed
 from invlatent.errors import InvlatentError
 from invlatent.molecules.defaults import TRAIN_DEFAULTS
 from invlatent.molecules.graphs import ATOM_TYPES, MAX_NODES, Graphs, smiles_to_graphs
@@ -67,6 +68,8 @@ def train_graph_vae(
     from invlatent.molecules.model import GraphVAE, model_config
 
     opts = {**TRAIN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
+    ctx = distributed.init("cpu")
+    log = log if ctx.is_main else _quiet
     torch.set_num_threads(int(opts["threads"]))
     torch.manual_seed(seed)
     table, graphs = load_graphs(data, opts["limit"], smiles_col=opts["smiles_col"])
@@ -80,22 +83,27 @@ def train_graph_vae(
         f"rejected {dict(graphs.rejected)}"
     )
     model = GraphVAE(model_config(**(arch or {})))
-    history = _fit(model, train, val, opts, seed, log)
+    history = _fit(model, train, val, opts, seed, log, ctx)
     state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
     config = _config(model, table, graphs, train, opts, seed, history)
     return state, config
 
 
-def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log) -> list[dict]:
+def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx=None) -> list[dict]:
     """The optimisation loop (cosine learning rate, KL warm-up, weight EMA); one record per epoch.
 
-    ``model`` ends with the EMA weights, which are also the ones validated each epoch.
+    ``model`` ends with the EMA weights, which are also the ones validated each epoch. Under
+    torchrun (``ctx.active``) each rank takes its DistributedSampler share of every epoch and DDP
+    averages the gradients; rank 0 validates.
     """
     import torch
 
+    ctx = ctx or distributed.Context()
+    net = ctx.wrap(model)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
-    per_epoch = -(-len(train) // opts["batch_size"])
+    rows = -(-len(train) // ctx.world)  # per rank (DistributedSampler pads the last share)
+    per_epoch = -(-rows // opts["batch_size"])
     optim = torch.optim.AdamW(model.parameters(), lr=opts["lr"], weight_decay=1e-5, foreach=True)
     clock = _Clock(per_epoch * opts["epochs"], opts.get("max_minutes"))
     ema = _Ema(model, opts["ema"])
@@ -105,11 +113,17 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log) -> list[
     for epoch in range(opts["epochs"]):
         model.train()
         sums = np.zeros(4)
-        for idx in np.array_split(rng.permutation(len(train)), per_epoch):
+        order = (
+            ctx.epoch_indices(len(train), seed, epoch)
+            if ctx.active
+            else rng.permutation(len(train))
+        )
+        for idx in np.array_split(order, per_epoch):
             beta = opts["beta"] * min(1.0, clock.step / max(1, opts["warmup"] * per_epoch))
             for group in optim.param_groups:
                 group["lr"] = opts["lr"] * _cosine(clock.fraction())
-            loss, parts = vae_loss(model, *(t[idx] for t in tensors), beta, gen)
+            with distributed.collective("training step"):
+                loss, parts = vae_loss(net, *(t[idx] for t in tensors), beta, gen)
             optim.zero_grad()
             loss.backward()
             torch.nn.utils.clip_grad_norm_(model.parameters(), 5.0)
@@ -117,12 +131,18 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log) -> list[
             ema.update(model, clock.step)
             clock.step += 1
             sums += np.array([loss.item(), *parts]) * len(idx)
-        history.append(_record(ema.model, monitor, sums / len(train), epoch, beta, clock))
+        seen = len(order)
+        validate = monitor if ctx.is_main else monitor.take(np.arange(0))
+        history.append(_record(ema.model, validate, sums / seen, epoch, beta, clock))
         log(_progress(history[-1], opts["epochs"]))
-        if clock.fraction() >= 1.0:
+        if any(ctx.gather(clock.fraction() >= 1.0)):
             break
     model.load_state_dict(ema.model.state_dict())
     return history
+
+
+def _quiet(message: str) -> None:
+    """The log of ranks other than 0 under torchrun: nothing."""
 
 
 class _Ema:
