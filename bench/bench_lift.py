@@ -1,0 +1,370 @@
+"""The augmentation study: orbit lifting (``encode --lift``) of plain CNNs vs a C8 group CNN.
+
+Rotated MNIST-5k, the fixed 4,000/1,000 split, all inputs in random poses (``--rotate random
+--seed 1``). A plain CNN trained with rotation augmentation and one trained without: raw
+penultimate features vs ``--lift c4``/``d4``/``c8`` with every projection of the group, against
+the C8 group CNN's projections; linear and kNN probes; invariance on real copies (200 test
+digits in every pose of the group); PCA panels with orbits; the cost of lifted encoding
+against |G| plain forward passes.
+
+    nice -n 10 .venv/bin/python bench/bench_lift.py            # trains three models first
+    nice -n 10 .venv/bin/python bench/bench_lift.py --reuse    # reuse bench/results/lift/*.pt
+
+Writes ``bench/results/lift.json``, figures to ``docs/img/lift_*.png``; work files in
+``bench/results/lift/``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, ROOT)
+WORK = os.path.join(ROOT, "bench", "results", "lift")
+MODELS = {  # the CLI defaults of `train cnn` and `train gcnn`
+    "cnn-aug": dict(arch="cnn", augment="rotate", widths=[16, 24, 24, 32, 32]),
+    "cnn-plain": dict(arch="cnn", augment="none", widths=[16, 24, 24, 32, 32]),
+    "gcnn-c8": dict(arch="gcnn", group="c8", widths=[8, 12, 12, 16, 16]),
+}
+LIFTS = ("c4", "d4", "c8")
+COPIES = 200
+LINEAR = ("pool-mean", "pool-max", "power", "bispectrum", "canonical", "random-max")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--reuse", action="store_true", help="reuse checkpoints of an earlier run")
+    ap.add_argument("--train-only", action="store_true", help="train the models, then stop")
+    args = ap.parse_args()
+    os.makedirs(WORK, exist_ok=True)
+    _threads()
+    models = {name: _train(name, args.epochs, args.reuse) for name in MODELS}
+    if args.train_only:
+        return
+    result = {
+        "protocol": "rotated MNIST-5k, fixed 4,000/1,000 split, every input in a random pose "
+        "(encode --rotate random --seed 1); probes fit on train, scored on test",
+        "models": models,
+        "cost": _cost(),
+        "probe": _probes(),
+        "copies": _copies(),
+    }
+    result["figures"] = _figures()
+    result["targets"] = _targets(result)
+    from bench._results import save
+
+    print(_table(result))
+    print(f"wrote {save('lift', result)}", file=sys.stderr)
+
+
+def _threads() -> None:
+    import invlatent.images  # noqa: F401  (the OpenMP wait policy, before torch loads)
+
+    # isort: split
+    from invlatent.images.models import limit_threads
+
+    limit_threads()
+
+
+def _path(name: str) -> str:
+    return os.path.join(WORK, name)
+
+
+def _train(name: str, epochs: int, reuse: bool) -> dict:
+    """Train (or reuse) one model; its test accuracy, parameters and wall time."""
+    from invlatent.checkpoint import read_config
+    from invlatent.images.train import TrainOptions, train_to_file
+
+    path, times = _path(f"{name}.pt"), _path("train_seconds.json")
+    seconds = json.load(open(times)) if os.path.exists(times) else {}
+    if not (reuse and os.path.exists(path)):
+        t0 = time.perf_counter()
+        train_to_file(TrainOptions(**MODELS[name], data="mnist", epochs=epochs, seed=0), path)
+        seconds[name] = round(time.perf_counter() - t0, 1)
+        json.dump(seconds, open(times, "w"))
+        print(f"trained {name} in {seconds[name]:.0f} s", file=sys.stderr)
+    config = read_config(path)
+    return {
+        "test_accuracy": config["test_accuracy"],
+        "parameters": config["n_parameters"],
+        "epochs": config["training"]["epochs"],
+        "augment": config["training"]["augment"],
+        "train_seconds": seconds.get(name),
+    }
+
+
+def _net(name: str):
+    from invlatent.images.models import load_model
+
+    return load_model(_path(f"{name}.pt"))[0]
+
+
+def _cost(repeats: int = 3) -> dict:
+    """Seconds to encode the 1,000 test digits: plain passes vs lifted, best of ``repeats``,
+    interleaved so every variant sees the same machine load; ratio = lifted / (|G| × plain)."""
+    import numpy as np
+    import torch
+
+    from invlatent.action import Action
+    from invlatent.images.data import load_data
+    from invlatent.images.lift import lifted
+
+    net = _net("cnn-aug")
+    x = torch.from_numpy(load_data("mnist").part("test").x)
+    plain = lambda t: net.encode(t, "features")  # noqa: E731
+    runs = {"plain": plain, **{g: lifted(plain, Action.parse(g)) for g in LIFTS}}
+    best = dict.fromkeys(runs, np.inf)
+    with torch.no_grad():
+        for _ in range(repeats):
+            for name, fn in runs.items():
+                t0 = time.perf_counter()
+                for i in range(0, len(x), 256):
+                    fn(x[i : i + 256])
+                best[name] = min(best[name], time.perf_counter() - t0)
+    out = {"images": len(x), "plain_seconds": round(best["plain"], 4)}
+    for g in LIFTS:
+        size = Action.parse(g).group_size
+        out[g] = {"seconds": round(best[g], 4), "ratio": round(best[g] / (size * best["plain"]), 3)}
+    return out
+
+
+def _encode(name: str, lift: str | None) -> str:
+    """All 5,000 digits in random poses (seed 1), raw or lifted; the file's path."""
+    from invlatent.images.encode import encode_checkpoint
+    from invlatent.latentfile import write
+
+    path = _path(f"z_{name}{'_' + lift if lift else ''}.st")
+    opts = dict(rotate="random", copies=1, permute="none", layer=None, split="all", limit=None)
+    lf = encode_checkpoint(
+        _path(f"{name}.pt"), "mnist", **opts, batch_size=256, seed=1, device="cpu", lift=lift
+    )
+    write(lf, path)
+    return path
+
+
+def _projected(path: str) -> dict[str, str]:
+    """Every invariant projection of a cN/dN file, written beside it: {method: path}."""
+    from invlatent.latentfile import read, write
+    from invlatent.projections import get_method, methods_for, project
+
+    lf, out = read(path), {}
+    for m in methods_for(lf.action):
+        if get_method(lf.action, m).invariant != "yes":
+            continue
+        out[m] = path.replace(".st", f"_{m}.st")
+        write(project(lf, m, source=os.path.basename(path)), out[m])
+    return out
+
+
+def _probes() -> dict:
+    """kNN accuracy of every file, and linear-probe accuracy of the main comparisons (logistic
+    probes take 15-60 s each here): raw features, the group CNN, and the projections in
+    ``LINEAR`` of every lift of the augmented CNN and of the c8 lift of the plain one."""
+    files = {}
+    for name in ("cnn-aug", "cnn-plain"):
+        files[f"{name} raw"] = _encode(name, None)
+        for g in LIFTS:
+            path = _encode(name, g)
+            files[f"{name} lift-{g} raw"] = path
+            files.update({f"{name} lift-{g} {m}": p for m, p in _projected(path).items()})
+    path = _encode("gcnn-c8", None)
+    files["gcnn-c8 raw"] = path
+    files.update({f"gcnn-c8 {m}": p for m, p in _projected(path).items()})
+    return {key: _accuracy(path, _linear(key)) for key, path in files.items()}
+
+
+def _linear(key: str) -> bool:
+    """Whether ``key`` gets the (slow) linear probe."""
+    name, *rest = key.split(" ")
+    if rest == ["raw"]:
+        return True
+    method = rest[-1]
+    if name == "cnn-plain" and rest[0] != "lift-c8":
+        return False
+    return method in LINEAR
+
+
+def _accuracy(path: str, linear: bool) -> dict:
+    from invlatent.probe import run_probe
+
+    out = {"file": os.path.basename(path), "linear": None}
+    for task in ("linear", "knn") if linear else ("knn",):
+        t0 = time.perf_counter()
+        res = run_probe([path], task=task)["results"][0]
+        out[task] = round(res["summary"]["accuracy"]["mean"], 4)
+        out["dim"] = res["dim"]
+        out[f"{task}_seconds"] = round(time.perf_counter() - t0, 1)
+    print(f"probed {out}", file=sys.stderr)
+    return out
+
+
+def _copies() -> dict:
+    """Invariance on real copies: 200 test digits (20 per class) in every pose of a group;
+    per object the max over its copies of ‖π(z_c) − mean_c π(z_c)‖, over the mean ‖π(z)‖
+    (mean and max over objects). Raw features and the group CNN get the 8 poses of C8; a lift
+    gets the poses of its own group (quarter turns and mirrors for c4/d4: exact)."""
+    out = {}
+    for name in ("cnn-aug", "cnn-plain"):
+        out[f"{name} raw"] = _spread(_copy_file(name, None, "c8"))
+        for g in LIFTS:
+            out.update(_spreads(f"{name} lift-{g}", _copy_file(name, g, g)))
+    out.update(_spreads("gcnn-c8", _copy_file("gcnn-c8", None, "c8")))
+    return out
+
+
+def _copy_file(name: str, lift: str | None, poses: str) -> str:
+    """Latent file of the 200 digits × every pose of ``poses`` (ids shared by copies)."""
+    import numpy as np
+    import torch
+
+    from invlatent.action import Action
+    from invlatent.images.data import load_data, stratified_rows
+    from invlatent.images.lift import group_elements, lifted
+    from invlatent.images.rotate import rotate_images
+    from invlatent.latentfile import LatentFile, write
+
+    test = load_data("mnist").part("test")
+    pick = stratified_rows(test.labels, COPIES)
+    elements = group_elements(Action.parse(poses))
+    k = len(elements)
+    x = np.repeat(test.x[pick], k, axis=0)
+    angles, flips = (np.tile([e[i] for e in elements], COPIES) for i in (0, 1))
+    xg = torch.from_numpy(rotate_images(x, angles, flips.astype(bool)))
+    net = _net(name)
+    fn = lambda t: net.encode(t, net.default_layer)  # noqa: E731
+    action = Action.parse(net.layer_action(net.default_layer))
+    if lift:
+        fn, action = lifted(fn, Action.parse(lift)), Action.parse(lift)
+    with torch.no_grad():
+        z = torch.cat([fn(xg[i : i + 256]) for i in range(0, len(xg), 256)]).numpy()
+    path = _path(f"copies_{name}{'_' + lift if lift else ''}.st")
+    write(
+        LatentFile(
+            z=z.astype(np.float32),
+            action=action,
+            labels=test.labels[pick].repeat(k),
+            ids=test.ids[pick].repeat(k),
+            g=np.tile(np.arange(k), COPIES),
+            g_kind="index",
+        ),
+        path,
+    )
+    return path
+
+
+def _spreads(prefix: str, path: str) -> dict:
+    """The spread of the raw file and of each of its invariant projections."""
+    out = {f"{prefix} raw": _spread(path)}
+    out.update({f"{prefix} {m}": _spread(p) for m, p in _projected(path).items()})
+    return out
+
+
+def _spread(path: str) -> dict:
+    import numpy as np
+
+    from invlatent.latentfile import read
+
+    lf = read(path)
+    k = len(lf) // COPIES
+    p = np.asarray(lf.z, dtype=np.float64).reshape(COPIES, k, -1)
+    dist = np.linalg.norm(p - p.mean(axis=1, keepdims=True), axis=2).max(axis=1)
+    scale = np.linalg.norm(p, axis=2).mean()
+    return {"mean": float(dist.mean() / scale), "max": float(dist.max() / scale), "poses": k}
+
+
+def _figures() -> dict:
+    """PCA panels with the orbits of 5 digits joined: raw vs the best lifted invariant."""
+    figs = {}
+    for name in ("cnn-aug", "cnn-plain"):
+        files = [
+            _path(f"copies_{name}.st"),
+            _path(f"copies_{name}_c8_pool-mean.st"),
+            _path(f"copies_{name}_c8_bispectrum.st"),
+        ]
+        out = os.path.join(ROOT, "docs", "img", f"lift_pca_{name}.png")
+        cmd = [
+            sys.executable,
+            "-m",
+            "invlatent",
+            "viz",
+            "--method",
+            "pca",
+            "--orbits",
+            "5",
+            "--orbit-source",
+            "ids",
+            "--color",
+            "labels",
+            *files,
+            "-o",
+            out,
+        ]
+        subprocess.run(cmd, check=True, cwd=ROOT, capture_output=True)
+        figs[name] = os.path.relpath(out, ROOT)
+    return figs
+
+
+def _targets(result: dict) -> dict:
+    """The issue's three targets, measured."""
+    probe, copies = result["probe"], result["copies"]
+    lifted = {
+        k: v["linear"]
+        for k, v in probe.items()
+        if k.startswith("cnn-aug lift-") and v["linear"] is not None and not k.endswith(" raw")
+    }
+    best = max(lifted, key=lifted.get)
+    gain = lifted[best] - probe["cnn-aug raw"]["linear"]
+    exact = {
+        k: v["max"]
+        for k, v in copies.items()
+        if (" lift-c4 " in k or " lift-d4 " in k) and not k.endswith(" raw")
+    }
+    ratio = max(result["cost"][g]["ratio"] for g in LIFTS)
+    return {
+        "best_lifted_invariant": best,
+        "linear_gain_points": round(100 * gain, 2),
+        "gain_met": gain >= 0.02,
+        "max_c4_d4_spread": max(exact.values()),
+        "exact_met": max(exact.values()) <= 1e-6,
+        "max_cost_ratio": ratio,
+        "cost_met": ratio <= 1.2,
+    }
+
+
+def _table(result: dict) -> str:
+    lines = [result["protocol"], "", f"{'model':10} {'augment':>8} {'test acc':>9} {'train s':>8}"]
+    for name, m in result["models"].items():
+        lines.append(
+            f"{name:10} {m['augment']:>8} {m['test_accuracy']:9.4f} "
+            f"{m['train_seconds'] or float('nan'):8.0f}"
+        )
+    lines += [
+        "",
+        f"{'latents':34} {'dim':>5} {'linear':>7} {'kNN':>7} {'spread mean':>12} "
+        f"{'spread max':>11}",
+    ]
+    for key, p in result["probe"].items():
+        c = result["copies"].get(key, {})
+        lin = "-" if p["linear"] is None else f"{p['linear']:.3f}"
+        lines.append(
+            f"{key:34} {p['dim']:5d} {lin:>7} {p['knn']:7.3f} "
+            f"{c.get('mean', float('nan')):12.2e} {c.get('max', float('nan')):11.2e}"
+        )
+    cost = result["cost"]
+    lines += ["", f"cost on {cost['images']} images: plain {cost['plain_seconds']:.3f} s"]
+    lines += [
+        f"  lift {g}: {cost[g]['seconds']:.3f} s = {cost[g]['ratio']:.2f} × |G| plain"
+        for g in LIFTS
+    ]
+    lines += ["", "targets: " + json.dumps(result["targets"])]
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    main()
