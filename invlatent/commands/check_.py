@@ -30,7 +30,12 @@ def check_(
     if len(inputs) not in (1, 2):
         fail(f"check takes a latent file, or MODEL DATA; got {len(inputs)} arguments")
     if len(inputs) == 2:
-        from invlatent.images.check_model import check_model, render
+        from invlatent.checkpoint import read_config
+
+        if read_config(inputs[0]).get("family") == "mol3d":
+            from invlatent.mol3d.check_model import check_model, render
+        else:
+            from invlatent.images.check_model import check_model, render
 
         result = check_model(
             inputs[0], inputs[1], seed=seed, samples=samples, device=device, layer=layer

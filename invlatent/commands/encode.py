@@ -119,6 +119,8 @@ def _family_encoder(model: str):
         from invlatent.images.encode import encode_checkpoint
     elif family == "molecules":
         from invlatent.molecules.encode import encode_checkpoint
+    elif family == "mol3d":
+        from invlatent.mol3d.encode import encode_checkpoint
     else:
         fail(f"{model}: unknown model family {family!r} in its config")
     return family, encode_checkpoint

@@ -1,0 +1,263 @@
+"""3-D molecular geometries: QM9 (all atoms, hydrogens included) and users' ``.xyz`` / ``.npz``.
+
+A batch of molecules is a zero-padded ``pos`` (B, n, 3) in Å, atomic numbers ``species`` (B, n)
+with 0 on padding, and a node ``mask``. QM9 rows come from the qm9pack CSVs the graph VAE reads
+(``XYZ_Ang`` and ``Elements``); ``ids`` are the same 0-based source rows and ``split`` the same
+seeded 80/10/10 assignment (:func:`invlatent.molecules.qm9.split_codes`). Rows that do not parse
+are counted by reason in ``rejected``, never dropped silently.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import Counter
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from invlatent.errors import InvlatentError
+
+SYMBOLS = (
+    "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
+    "Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe"
+).split()
+NUMBER = {s: z for z, s in enumerate(SYMBOLS) if z}
+QM9_MAX_ATOMS = 29
+
+
+@dataclass
+class Geometries:
+    """Padded 3-D molecules with their source rows, split codes and optional targets."""
+
+    pos: np.ndarray  # (B, n, 3) float32, Å; zero on padding
+    species: np.ndarray  # (B, n) int64 atomic numbers; 0 on padding
+    mask: np.ndarray  # (B, n) bool
+    ids: np.ndarray  # (B,) int64 source rows
+    split: np.ndarray  # (B,) uint8: 0 train, 1 val, 2 test
+    targets: np.ndarray | None = None  # (B, k) float32
+    target_names: tuple[str, ...] = ()
+    target_units: tuple[str, ...] = ()
+    source: str = ""
+    rejected: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return int(self.pos.shape[0])
+
+    def take(self, index: np.ndarray) -> Geometries:
+        """The molecules ``index`` (``rejected`` is kept as is)."""
+        t = None if self.targets is None else self.targets[index]
+        return Geometries(
+            self.pos[index],
+            self.species[index],
+            self.mask[index],
+            self.ids[index],
+            self.split[index],
+            t,
+            self.target_names,
+            self.target_units,
+            self.source,
+            self.rejected,
+        )
+
+    def part(self, split: str) -> Geometries:
+        """``all`` or the molecules of one split (``train``, ``val``, ``test``)."""
+        if split == "all":
+            return self
+        if split not in ("train", "val", "test"):
+            raise InvlatentError(f"--split must be all, train, val or test, got {split!r}")
+        return self.take(np.flatnonzero(self.split == ("train", "val", "test").index(split)))
+
+
+def load_geometries(data: str, limit: int | None = None) -> Geometries:
+    """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``; the first ``limit`` molecules."""
+    if limit is not None and limit < 1:
+        raise InvlatentError(f"--limit must be at least 1, got {limit}")
+    if data.lower() == "qm9":
+        geo = load_qm9_geometries(limit)
+    elif data.lower().endswith(".xyz"):
+        from invlatent.mol3d.xyz import read_xyz
+
+        geo = read_xyz(data)
+    elif data.lower().endswith(".npz"):
+        geo = load_npz(data)
+    else:
+        raise InvlatentError(f"{data}: 3-D molecules come from qm9, an .xyz or an .npz file")
+    if limit is not None and len(geo) > limit:
+        geo = geo.take(np.arange(limit))
+    if len(geo) == 0:
+        raise InvlatentError(f"{data}: no molecule could be read ({dict(geo.rejected)})")
+    return geo
+
+
+def load_qm9_geometries(limit: int | None = None, folder: str | None = None) -> Geometries:
+    """QM9 from qm9pack: coordinates of every atom, atomic numbers, the 12 targets, the split."""
+    import pandas as pd
+
+    from invlatent.molecules.qm9 import QM9_SIZE, TARGETS, qm9_folder, split_codes
+
+    folder = folder or qm9_folder()
+    cols = ["N_atoms", "Elements", "XYZ_Ang"] + [c for _, c, _ in TARGETS]
+    frames, left = [], limit
+    for part in (1, 2, 3):
+        if left is not None and left <= 0:
+            break
+        path = os.path.join(folder, f"qm9_part{part}.csv")
+        if not os.path.exists(path):
+            raise InvlatentError(f"qm9: {path} is missing from the qm9pack installation")
+        frames.append(pd.read_csv(path, usecols=cols, nrows=left))
+        left = None if left is None else left - len(frames[-1])
+    df = pd.concat(frames, ignore_index=True)
+    targets = df[[c for _, c, _ in TARGETS]].to_numpy(np.float32)
+    pos, species, mask, ok, rejected = _parse_rows(
+        df["Elements"].tolist(), df["XYZ_Ang"].tolist(), df["N_atoms"].tolist(), targets
+    )
+    ids = np.flatnonzero(ok).astype(np.int64)
+    return Geometries(
+        pos,
+        species,
+        mask,
+        ids,
+        split_codes(ids, QM9_SIZE),
+        targets[ok],
+        tuple(n for n, _, _ in TARGETS),
+        tuple(u for _, _, u in TARGETS),
+        "qm9",
+        rejected,
+    )
+
+
+def _parse_rows(elements, coords, counts, targets) -> tuple:
+    """Padded arrays of the rows that parse, a keep mask over all rows, and rejections by reason."""
+    n_rows = len(elements)
+    pos = np.zeros((n_rows, QM9_MAX_ATOMS, 3), np.float32)
+    species = np.zeros((n_rows, QM9_MAX_ATOMS), np.int64)
+    ok = np.zeros(n_rows, bool)
+    rejected: Counter = Counter()
+    for r in range(n_rows):
+        reason = _parse_row(elements[r], coords[r], counts[r], pos[r], species[r])
+        if reason is None and not np.isfinite(targets[r]).all():
+            reason = "missing or non-finite target"
+        if reason is None:
+            ok[r] = True
+        else:
+            rejected[reason] += 1
+    return pos[ok], species[ok], species[ok] > 0, ok, rejected
+
+
+def _parse_row(elements, coords, count, pos_out, species_out) -> str | None:
+    """Fill one row in place; the reason it cannot be read, or None."""
+    if not isinstance(elements, str) or not isinstance(coords, str):
+        return "missing elements or coordinates"
+    symbols = [s.strip(" '\"") for s in elements.strip()[1:-1].split(",")]
+    if any(s not in NUMBER for s in symbols):
+        return "unknown element"
+    try:
+        flat = np.array(coords.replace("[", " ").replace("]", " ").split(","), dtype=np.float64)
+    except ValueError:
+        return "coordinates do not parse"
+    n = len(symbols)
+    if flat.size != 3 * n or n != count:
+        return "atom count does not match coordinates"
+    if n > QM9_MAX_ATOMS:
+        return f"more than {QM9_MAX_ATOMS} atoms"
+    if not np.isfinite(flat).all():
+        return "non-finite coordinates"
+    pos_out[:n] = flat.reshape(n, 3)
+    species_out[:n] = [NUMBER[s] for s in symbols]
+    return None
+
+
+def load_npz(path: str) -> Geometries:
+    """``pos`` (B, n, 3), ``species`` (B, n) atomic numbers, optional ``mask``, ``targets``,
+    ``target_names``; every shape and value checked."""
+    if not os.path.exists(path):
+        raise InvlatentError(f"{path}: no such file")
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except (OSError, ValueError) as e:
+        raise InvlatentError(f"{path}: not a readable .npz file ({e})") from None
+    for key in ("pos", "species"):
+        if key not in arrays:
+            raise InvlatentError(f"{path}: no {key!r} array (has {sorted(arrays)})")
+    pos, species = arrays["pos"], arrays["species"]
+    if pos.ndim != 3 or pos.shape[2] != 3 or not np.issubdtype(pos.dtype, np.floating):
+        raise InvlatentError(f"{path}: pos must be float (B, n, 3), got {pos.dtype} {pos.shape}")
+    if species.shape != pos.shape[:2] or not np.issubdtype(species.dtype, np.integer):
+        raise InvlatentError(
+            f"{path}: species must be integer {pos.shape[:2]}, got {species.dtype} {species.shape}"
+        )
+    mask = arrays.get("mask", species > 0)
+    if mask.shape != species.shape:
+        raise InvlatentError(f"{path}: mask must have shape {species.shape}, got {mask.shape}")
+    mask = mask.astype(bool)
+    _check_values(path, pos, species, mask)
+    targets, names = _npz_targets(path, arrays, len(pos))
+    ids = np.arange(len(pos), dtype=np.int64)
+    from invlatent.molecules.qm9 import split_codes
+
+    return Geometries(
+        np.where(mask[..., None], pos, 0).astype(np.float32),
+        np.where(mask, species, 0).astype(np.int64),
+        mask,
+        ids,
+        split_codes(ids, len(ids)),
+        targets,
+        names,
+        tuple("" for _ in names),
+        path,
+    )
+
+
+def _check_values(path: str, pos, species, mask) -> None:
+    if not np.isfinite(pos[mask]).all():
+        raise InvlatentError(f"{path}: pos holds NaN or Inf on real atoms")
+    bad = species[mask]
+    if bad.size and (bad.min() < 1 or bad.max() >= len(SYMBOLS)):
+        raise InvlatentError(
+            f"{path}: species must be atomic numbers 1..{len(SYMBOLS) - 1} on real atoms, "
+            f"got {int(bad.min())}..{int(bad.max())}"
+        )
+
+
+def _npz_targets(path: str, arrays: dict, b: int) -> tuple[np.ndarray | None, tuple[str, ...]]:
+    if "targets" not in arrays:
+        return None, ()
+    t = arrays["targets"]
+    t = t[:, None] if t.ndim == 1 else t
+    if t.ndim != 2 or t.shape[0] != b or not np.issubdtype(t.dtype, np.number):
+        raise InvlatentError(f"{path}: targets must be numeric ({b}, k), got {t.shape}")
+    names = arrays.get("target_names")
+    names = tuple(str(s) for s in names) if names is not None else ()
+    names = names or tuple(f"t{i}" for i in range(t.shape[1]))
+    if len(names) != t.shape[1]:
+        raise InvlatentError(f"{path}: {len(names)} target_names for {t.shape[1]} target columns")
+    return t.astype(np.float32), names
+
+
+def pad_to(geo: Geometries, n: int) -> Geometries:
+    """The same molecules padded (or cut, when only padding is cut) to ``n`` node slots."""
+    have = geo.pos.shape[1]
+    if have > n:
+        if geo.mask[:, n:].any():
+            raise InvlatentError(f"{geo.source}: molecules with more than {n} atoms")
+        return Geometries(geo.pos[:, :n], geo.species[:, :n], geo.mask[:, :n], *_rest(geo))
+    extra = n - have
+    return Geometries(
+        np.pad(geo.pos, ((0, 0), (0, extra), (0, 0))),
+        np.pad(geo.species, ((0, 0), (0, extra))),
+        np.pad(geo.mask, ((0, 0), (0, extra))),
+        *_rest(geo),
+    )
+
+
+def _rest(geo: Geometries) -> tuple:
+    return (
+        geo.ids,
+        geo.split,
+        geo.targets,
+        geo.target_names,
+        geo.target_units,
+        geo.source,
+        geo.rejected,
+    )
