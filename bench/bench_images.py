@@ -33,6 +33,8 @@ def main() -> None:
     )
     ap.add_argument("--reuse", action="store_true", help="reuse checkpoints from an earlier run")
     ap.add_argument("--json", default="images.json", help="result file name in bench/results/")
+    ap.add_argument("--tasks", default="linear,knn,mlp", help="probes of raw vs projections")
+    ap.add_argument("--no-cnn", action="store_true", help="skip the plain-CNN baseline")
     args = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     result = {
@@ -41,13 +43,13 @@ def main() -> None:
         "epochs": args.epochs,
         "models": {},
     }
-    names = [g.strip() for g in args.groups.split(",") if g.strip()] + ["cnn"]
+    names = [g.strip() for g in args.groups.split(",") if g.strip()] + ["cnn"] * (not args.no_cnn)
     for name in names:
         result["models"][name] = _train(name, args.epochs, args.reuse)
     result["throughput"] = _throughput(names)
     for name in names:
         result["models"][name]["check"] = _check(name)
-    result["probe"] = _probe(names)
+    result["probe"] = _probe(names, args.tasks.split(","))
     with open(os.path.join(OUT, args.json), "w") as f:
         json.dump(result, f, indent=2)
     print(_table(result))
@@ -152,8 +154,8 @@ def _check(name: str) -> dict:
     return {**{k: data[k] for k in keep}, "mean_error": rows}
 
 
-def _probe(names: list[str]) -> dict:
-    """Linear probe (logistic, the file's train/test split) on raw and projected test latents."""
+def _probe(names: list[str], tasks: list[str]) -> dict:
+    """Probes (the file's train/test split) of raw and projected test latents, one per task."""
     out = {}
     for name in names:
         model = os.path.join(WORK, f"{name}.pt")
@@ -171,16 +173,17 @@ def _probe(names: list[str]) -> dict:
             with open(proj, "wb") as f:
                 _run([*CLI, "project", "--method", m, z], stdout=f)
             files.append(proj)
-        res = subprocess.run(
-            [*CLI, "probe", "--task", "linear", "--json", *files],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        if res.returncode:
-            out[name] = {"error": res.stderr.strip()}
-            continue
-        out[name] = json.loads(res.stdout)
+        out[name] = {}
+        for task in tasks:
+            res = subprocess.run(
+                [*CLI, "probe", "--task", task, "--json", *files],
+                capture_output=True,
+                text=True,
+                cwd=ROOT,
+            )
+            out[name][task] = (
+                {"error": res.stderr.strip()} if res.returncode else json.loads(res.stdout)
+            )
     return out
 
 
@@ -200,10 +203,11 @@ def _table(result: dict) -> str:
         )
     lines += [
         "",
-        "logistic probe accuracy, fit on the 4,000 train latents, scored on the 1,000 test",
+        "probe accuracy, fit on the 4,000 train latents, scored on the 1,000 test",
     ]
-    for name, rep in result["probe"].items():
-        lines.append(f"{name}: {json.dumps(_probe_summary(rep))}")
+    for name, reps in result["probe"].items():
+        for task, rep in reps.items():
+            lines.append(f"{name} {task}: {json.dumps(_probe_summary(rep))}")
     return "\n".join(lines)
 
 

@@ -69,7 +69,7 @@ def _candidate(action, row: dict, probe_scores: dict | None, d) -> dict:
     ret = float(np.mean(retention)) if retention else 0.0
     probe = None if probe_scores is None else probe_scores.get(row["method"])
     score = ret if probe is None else (ret + probe) / 2
-    injective = m.injective.startswith("yes") and "dim ≥" not in m.injective
+    injective = m.injective.startswith("yes") and "for dim" not in m.injective
     return {
         "method": row["method"],
         "invariance_error": err,

@@ -9,6 +9,8 @@ the two keys tie, a set of measure zero).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from invlatent import groups
@@ -17,7 +19,6 @@ from invlatent.projections._base import (
     Params,
     complex_columns,
     flat,
-    root_normalise,
     template_rng,
 )
 
@@ -52,16 +53,26 @@ def bispectrum(action, z, mask, p):
 
 
 def _cyclic_bispectrum(z, n):
-    """For the mean field r: B_r(1, k) = X_r(1) X_r(k) conj X_r(k+1), k = 0..N//2, and for
-    every field f: X_r(1) X_f(k) conj X_r(k+1) (degree 3, cube-root normalised; the k = 0
-    terms are real, so only their real part is kept)."""
+    """The amplitudes |X_f(k)| of the mean field r and of every field f (k = 0..N//2), then the
+    triple products X_r(1) X_f(k) conj X_r(k+1) for f = r and every field, phase-normalised:
+    divided by |X_r(1)| |X_r(k+1)|, so each has magnitude |X_f(k)| and the phase relative to the
+    reference (degree 1; the k = 0 products are real, so only their real part is kept).
+
+    The amplitudes are implied by the products; they are stored so that a linear read-out gets
+    them directly (docs/projections.md, "Complete invariants and linear probes")."""
     x = np.fft.fft(z, axis=-1)  # (b, F, N), complex64 for float32 z (numpy >= 2)
     xr = x.mean(axis=1)
     k = np.arange(n // 2 + 1)
-    lead = xr[:, 1:2] * np.conj(xr[:, (k + 1) % n])  # (b, K)
-    terms = np.concatenate([xr[:, None, k], x[:, :, k]], axis=1) * lead[:, None, :]
-    t = root_normalise(terms, 3)  # at k = 0 both products are real: keep only the real part
-    return np.concatenate([t[:, :, 0].real, complex_columns(t[:, :, 1:])], axis=1)
+    xk = np.concatenate([xr[:, None, k], x[:, :, k]], axis=1)  # (b, F+1, K)
+    ur = _unit(xr)
+    t = xk * (ur[:, 1:2] * np.conj(ur[:, (k + 1) % n]))[:, None, :]
+    return np.concatenate([flat(np.abs(xk)), t[:, :, 0].real, complex_columns(t[:, :, 1:])], axis=1)
+
+
+def _unit(x):
+    """x / |x| elementwise (0 where x = 0): the phase alone."""
+    mag = np.abs(x)
+    return x / np.where(mag > 0, mag, 1).astype(mag.dtype)
 
 
 def _ordered_pair(phis, name, p):
@@ -117,7 +128,10 @@ def orbit_values(action, z, p, name):
 
 
 def random_max(action, z, mask, p):
-    """max over the orbit of <w_i, h·z> for ``dim`` seeded templates (Cahill et al.)."""
+    """max over the orbit of <w_i, h·z> for ``dim`` seeded templates (Cahill et al.); by default
+    2·F·|G| templates, the number that separates orbits (generic templates)."""
+    if p.dim is None:
+        p = replace(p, dim=2 * z.shape[1] * z.shape[2])
     return orbit_values(action, z, p, "random-max").max(axis=-1), {}
 
 
@@ -138,17 +152,17 @@ METHODS = [
            convex="yes"),
     Method("power", "regular", power, "Fourier amplitude |X_f(ω)| per field (dN: min/max of "
            "the two halves)", "cN: F(N//2+1); dN: 2F(N//2+1)"),
-    Method("bispectrum", "regular", bispectrum, "bispectrum of the mean field + triple "
-           "products coupling each field to it (cube-root normalised)",
-           "cN: (F+1)(2(N//2)+1); dN: 2(2F+1)(2(N//2)+1)", injective="yes (generic)"),
+    Method("bispectrum", "regular", bispectrum, "amplitudes + phase-normalised triple "
+           "products coupling each field to the mean field",
+           "cN: (F+1)(3(N//2)+2); dN: 2(2F+1)(3(N//2)+2)", injective="yes (generic)"),
     Method("canonical", "regular", canonical, "shift (and flip) to the pose maximising the "
            "summed first harmonic", "F·|G|", injective="yes", element="canon",
            cross_section=True),
     Method("random-linear", "regular", random_linear, "W·Reynolds(z), seeded Gaussian W",
            "dim (default F); rank ≤ F", convex="yes", random=True, dim_help="output size"),
     Method("random-max", "regular", random_max, "max over the orbit of <w_i, g·z>",
-           "dim (default F)", injective="yes for dim ≥ 2F|G| (generic)", random=True,
-           dim_help="number of templates"),
+           "dim (default 2F|G|)", injective="yes (generic; dim ≥ 2F|G|, the default)",
+           random=True, dim_help="number of templates"),
     Method("random-sort", "regular", random_sort, "sorted orbit values <w_i, g·z>",
            "dim·|G| (dim default F)", injective="yes for dim ≥ 2F|G| (generic)", random=True,
            dim_help="number of templates"),
