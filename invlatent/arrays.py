@@ -46,7 +46,7 @@ def pick(
 
 def _npy(path: str) -> dict[str, np.ndarray]:
     try:
-        return {"": np.load(path, allow_pickle=False)}
+        return {"": np.load(path, mmap_mode="r", allow_pickle=False)}  # larger than memory
     except ValueError as e:
         raise InvlatentError(f"{path}: cannot read .npy ({_first_line(e)})") from None
 

@@ -178,3 +178,27 @@ def _written(pid: int) -> int:
             return next(int(x.split()[1]) for x in f if x.startswith("wchar"))
     except (OSError, StopIteration):
         return 0
+
+
+def test_import_maps_a_npy_file_instead_of_loading_it(cli, tmp_path, rng):
+    from invlatent.importing import import_arrays
+
+    z = rng.standard_normal((50, 4, 8)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    lf = import_arrays(str(tmp_path / "z.npy"), "c8")
+    assert isinstance(lf.z, np.memmap) or isinstance(lf.z.base, np.memmap)
+    r = cli("import", tmp_path / "z.npy", "--group", "c8", "-o", tmp_path / "z.st")
+    assert r.exit_code == 0, r.stderr
+    np.testing.assert_array_equal(lfm.read(str(tmp_path / "z.st")).z, z)
+
+
+def test_viz_and_probe_sample_rows_of_large_files_and_say_so(cli, tmp_path, monkeypatch):
+    src = tmp_path / "z.st"
+    lfm.write(make_synthetic("c8", n_samples=2000, seed=1), str(src))
+    r = cli("viz", "--sample", 300, src, "-o", tmp_path / "v.png")
+    assert r.exit_code == 0 and "300 points), sampled from 2,000 rows" in r.stderr
+    monkeypatch.setattr("invlatent.probe._inputs.FEATURE_BYTES", 500 * 64 * 4)
+    r = cli("probe", "--json", src)
+    assert r.exit_code == 0, r.stderr
+    assert "probing a seeded sample of 500 rows" in r.stderr
+    assert r.stderr.count("invlatent: warning:") >= 1

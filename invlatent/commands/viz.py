@@ -94,6 +94,8 @@ def _report(record: dict, output: str, as_json: bool) -> None:
         return
     for i, p in enumerate(record["panels"], 1):
         line = f"panel {i}: {p['title']} ({p['file']}, {p['points']:,} points)"
+        if p["points"] < p["rows"]:
+            line += f", sampled from {p['rows']:,} rows (--sample)"
         ratio = p["params"].get("explained_variance_ratio")
         if ratio:
             line += f", explained variance {100 * ratio[0]:.1f}% + {100 * ratio[1]:.1f}%"

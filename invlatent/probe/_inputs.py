@@ -16,6 +16,7 @@ from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, describe, read
 
 LABELS = "labels"
+FEATURE_BYTES = 2 << 30  # float32 features a probe holds; larger files are sampled
 
 
 @dataclass
@@ -62,6 +63,7 @@ def load(paths: list[str], target: list[str]) -> Dataset:
     else:
         classes = None
         y, keep, dropped = _targets(files, paths, target)
+    keep, limited = _within_memory(files, keep, y if classes is not None else None)
     data = Dataset(
         files=[_features(lf, p, keep) for lf, p in zip(files, paths, strict=True)],
         y=y[keep],
@@ -74,13 +76,35 @@ def load(paths: list[str], target: list[str]) -> Dataset:
     )
     if dropped:
         data.warnings.append(
-            f"dropped {dropped} of {dropped + len(data.y)} rows whose targets "
+            f"dropped {dropped} of {len(y)} rows whose targets "
             f"({', '.join(target)}) hold NaN or Inf"
         )
+    if limited:
+        data.warnings.append(limited)
     poses = (_pose_warning(lf, p) for lf, p in zip(files, paths, strict=True))
     data.warnings.extend(w for w in poses if w)
     _name_rows(data.files)
     return data
+
+
+def _within_memory(files: list[LatentFile], keep: np.ndarray, labels) -> tuple[np.ndarray, str]:
+    """Keep at most ``FEATURE_BYTES`` of float32 features: a seeded sample of rows (stratified
+    by label) when the files are larger, and a warning that says so; else ``keep`` as is."""
+    row_bytes = 4 * sum(int(np.prod(lf.z.shape[1:], dtype=np.int64)) for lf in files)
+    rows = np.flatnonzero(keep)
+    limit = max(1, FEATURE_BYTES // max(row_bytes, 1))
+    if len(rows) <= limit:
+        return keep, ""
+    from invlatent.viz._sampling import sample_rows
+
+    picked = rows[sample_rows(len(rows), limit, 0, None if labels is None else labels[rows])]
+    out = np.zeros_like(keep)
+    out[picked] = True
+    gb = len(rows) * row_bytes / 2**30
+    return out, (
+        f"the features of all {len(rows):,} rows take {gb:.1f} GB: probing a seeded sample of "
+        f"{limit:,} rows (stratified by label) that fits in {FEATURE_BYTES >> 20} MB"
+    )
 
 
 def _pose_warning(lf: LatentFile, path: str) -> str | None:

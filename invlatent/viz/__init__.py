@@ -83,6 +83,7 @@ def _panel_record(p: Panel) -> dict:
         "sha256": input_hash(p.lf),
         "title": p.title,
         "points": int(len(p.rows)),
+        "rows": len(p.lf),
         "params": p.embedding.params,
     }
     if p.orbits is not None:
