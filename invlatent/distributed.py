@@ -146,9 +146,8 @@ def collective(what: str):
     """Turn a collective that fails because another rank stopped into one ``InvlatentError``."""
     try:
         yield
-    except RuntimeError as e:
-        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
-        raise InvlatentError(f"{what} failed: another rank stopped ({first})") from None
+    except RuntimeError:
+        raise InvlatentError(f"{what} failed: another rank stopped") from None
 
 
 def prepare_output(output: str | None, device: str = "cpu") -> Context:
