@@ -48,6 +48,7 @@ def test_reading_commands_see_the_shards_as_the_joined_file(cli, tmp_path, manif
 
 def test_project_on_shards_writes_shards_and_a_manifest(cli, tmp_path):
     lf, ds = make_shards(tmp_path / "ds")
+    assert list(json.loads(cli("project", "--list", "--json", ds).stdout)) == ["c8"]
     out = tmp_path / "proj"
     r = cli("project", "-m", "bispectrum", ds, "-o", out)
     assert r.exit_code == 0, r.stderr

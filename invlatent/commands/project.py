@@ -77,8 +77,12 @@ def _list(file: str | None, as_json: bool) -> None:
 
     if file is not None:
         from invlatent.latentfile import read_header
+        from invlatent.shards import is_sharded, open_dataset
 
-        action = read_header(file)[0].metadata.get("action")
+        if is_sharded(file):
+            action = str(open_dataset(file).action)
+        else:
+            action = read_header(file)[0].metadata.get("action")
         if action is None:
             fail(f"{file}: not an invlatent latent file (no 'action' metadata)")
         tables = {str(action): guarantees(action)}
