@@ -202,3 +202,30 @@ def test_viz_and_probe_sample_rows_of_large_files_and_say_so(cli, tmp_path, monk
     assert r.exit_code == 0, r.stderr
     assert "probing a seeded sample of 500 rows" in r.stderr
     assert r.stderr.count("invlatent: warning:") >= 1
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 2 MB tmpfs (needs the right to mount; skipped otherwise), unmounted afterwards."""
+    mnt = tmp_path / "disk"
+    mnt.mkdir()
+    r = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", str(mnt)], capture_output=True
+    )
+    if r.returncode != 0:
+        pytest.skip("cannot mount a tmpfs here")
+    yield mnt
+    subprocess.run(["umount", str(mnt)], check=True)
+
+
+@pytest.mark.parametrize("command", ["project", "import"])
+def test_a_really_full_disk_gives_one_line_and_no_file(cli, tmp_path, tiny_disk, command):
+    src = tmp_path / "z.st"
+    big_c8(src, 20_000)
+    if command == "project":
+        r = cli("project", "-m", "power", "--chunk-mb", 1, src, "-o", tiny_disk / "out.st")
+    else:
+        np.save(tmp_path / "z.npy", lfm.read(str(src)).z)
+        r = cli("import", tmp_path / "z.npy", "--group", "c8", "-o", tiny_disk / "out.st")
+    assert_one_line_error(r, "out.st", "no space left on device")
+    assert os.listdir(tiny_disk) == []
