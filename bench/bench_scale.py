@@ -220,15 +220,16 @@ def main() -> None:
     free = shutil.disk_usage(a.dir).free / 1e9
     if not a.skip_files and free < 1.2 * a.size_gb + 1:
         raise SystemExit(f"{a.dir}: {free:.0f} GB free, need {1.2 * a.size_gb + 1:.0f} GB")
+    name = "scale" if a.size_gb >= 24 else "scale_small"
     result = {"size_gb": a.size_gb}
     if not a.skip_files:
         result["files"] = files_part(a.size_gb, a.dir)
         _print_files(result["files"])
+        save(name, result)
     if not a.skip_ddp:
         result["ddp"] = ddp_part(a.epochs, a.seeds, a.dir)
         _print_ddp(result["ddp"])
-    name = "scale" if a.size_gb >= 24 else "scale_small"
-    print(f"wrote {save(name, result)}")
+    print(f"wrote {save(name, result)}", flush=True)
 
 
 def _print_files(r: dict) -> None:
