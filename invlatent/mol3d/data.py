@@ -23,6 +23,7 @@ SYMBOLS = (
 ).split()
 NUMBER = {s: z for z, s in enumerate(SYMBOLS) if z}
 QM9_MAX_ATOMS = 29
+QM9_SPECIES = (1, 6, 7, 8, 9)  # H, C, N, O, F
 
 
 @dataclass

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import numpy as np
 
 from invlatent.errors import InvlatentError
-from invlatent.mol3d.data import Geometries, load_geometries
+from invlatent.mol3d.data import QM9_SPECIES, Geometries, load_geometries
 from invlatent.mol3d.defaults import ARCHITECTURES, EXTENSIVE, MODEL_DEFAULTS, TRAIN_DEFAULTS
 from invlatent.mol3d.poses import random_rotations
 
@@ -45,7 +45,7 @@ def train_mol3d(
         f"mol3d {arch}: {len(train)} train / {len(val)} val / {len(test)} test molecules, "
         f"targets {','.join(names)}; unreadable rows {dict(geo.rejected)}"
     )
-    cfg = _model_config(arch, train, names, model_opts or {})
+    cfg = _model_config(arch, train, _species(geo), names, model_opts or {})
     norm = fit_standardisation(train, names, cfg["species"])
     net = build_model(cfg)
     history = _fit(net, train, val, norm, opts, seed, log)
@@ -87,11 +87,19 @@ def _target_names(geo: Geometries, spec: str, data: str) -> list[str]:
     return names
 
 
-def _model_config(arch: str, train: Geometries, names: list[str], overrides: dict) -> dict:
+def _species(geo: Geometries) -> list[int]:
+    """Elements the model embeds: all of QM9's for qm9, else those in any split of the data."""
+    found = {int(z) for z in np.unique(geo.species[geo.mask])}
+    return sorted(found | (set(QM9_SPECIES) if geo.source == "qm9" else set()))
+
+
+def _model_config(
+    arch: str, train: Geometries, species: list[int], names: list[str], overrides: dict
+) -> dict:
     cfg = {**MODEL_DEFAULTS, **{k: v for k, v in overrides.items() if v is not None}}
     cfg.update(
         arch=arch,
-        species=sorted(int(z) for z in np.unique(train.species[train.mask])),
+        species=species,
         targets=names,
         intensive=[n not in EXTENSIVE for n in names],
     )
@@ -188,7 +196,7 @@ def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: 
             if done or clock.fraction() >= mark / 8:
                 history.append(_record(ema, monitor, norm, losses, clock, per_epoch, opts))
                 log(_progress(history[-1], opts["epochs"], monitor))
-                losses, mark = [], int(clock.fraction() * 8) + 1
+                losses, mark = [], int(clock.fraction() * 8) + 1  # after validating
             if done:
                 break
     net.load_state_dict(ema.state_dict())
