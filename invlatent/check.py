@@ -22,6 +22,11 @@ For each method π, on a seeded sample of the file:
   element index in ``g``; None otherwise);
 - ``seconds``: time to project the sample once.
 
+O(3)/SO(3) files (``o3``, ``so3``, ``sn*o3``, ``sn*so3``) get their quotient distances from
+``invlatent.quotient_o3``: exact for irreps of l <= 1, otherwise upper bounds by optimisation;
+``quotient`` says which. As those cost milliseconds per pair, at most ``O3_SAMPLES`` rows and
+``O3_PAIRS`` pairs are used (the counts are in the result).
+
 Fields on a grid (``cN:grid``/``dN:grid``) act exactly only for quarter turns and the mirror;
 other elements interpolate the grid. So their check also lists every element (``elements``:
 angle, flip, whether it is exact, and the ``round_trip`` error max ||g⁻¹·(g·z) - z|| / ||z||
@@ -39,11 +44,13 @@ import time
 
 import numpy as np
 
-from invlatent import groups
+from invlatent import groups, quotient_o3
 from invlatent.projections import get_method, methods_for, project_with_extras
 from invlatent.quotient import pairwise, quotient_distance
 
 N_NEIGHBORS = 10
+O3_SAMPLES = {False: 128, True: 48}  # o3/so3, sn*o3/sn*so3
+O3_PAIRS = 300
 
 
 def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed: int = 0) -> dict:
@@ -52,6 +59,8 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
     for m in methods:
         get_method(lf.action, m)
     rng = np.random.default_rng(seed)
+    if lf.action.kind in ("o3", "so3"):  # quotient distances by optimisation: fewer of them
+        samples, pairs = min(samples, O3_SAMPLES[lf.action.nodes]), min(pairs, O3_PAIRS)
     data = _Sample(lf, rng, samples, pairs)
     rows = [measure(data, m, seed) for m in methods]
     result = {
@@ -62,6 +71,8 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
         "seed": seed,
         "methods": rows,
     }
+    if lf.action.kind in ("o3", "so3"):
+        result["quotient"] = quotient_o3.method(lf.action)
     if lf.action.grid:
         result["elements"] = grid_elements(data)
         for row in rows:
@@ -111,7 +122,7 @@ class _Sample:
         self.action, b = lf.action, len(lf)
         sub = np.sort(rng.choice(b, size=min(samples, b), replace=False))
         self.z, self.mask = _rows(lf, sub)
-        n = self.z.shape[1] if self.action.kind == "sn" else 0
+        n = self.z.shape[1] if self.action.has_nodes else 0
         self.g = g = groups.sample(self.action, len(sub), rng, n)
         self.gz, self.gmask = groups.act(self.action, self.z, g, self.mask)
         i, j = rng.integers(0, b, size=(2, pairs if b > 1 else 0))
@@ -306,6 +317,8 @@ def render(result: dict) -> str:
                  r["orbit_distance"], r["spearman"], r["trustworthiness"], r["collisions"],
                  *((r["copies_spread"],) if copies else ()), r["seconds"]]  # fmt: skip
         lines.append("  ".join([f"{r['method']:<14}", *(f"{_fmt(c):>13}" for c in cells)]))
+    if "quotient" in result:
+        lines.append(f"quotient distances: {result['quotient']}")
     if "elements" in result:
         lines += _render_elements(result)
     if "lift" in result:

@@ -11,7 +11,7 @@ from invlatent.arrays import load_arrays, pick
 from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, make_step, sha256_of_file, validate
 
-SIDE = ("labels", "targets", "mask", "g", "ids")
+SIDE = ("labels", "targets", "mask", "g", "g_perm", "ids")
 
 
 def import_arrays(
@@ -44,11 +44,18 @@ def import_arrays(
         g=side["g"],
         g_kind=g_kind,
         ids=_as_int(side["ids"], "ids", array_path),
+        extra=_extra(side, array_path),
     )
     options = {"group": str(action), "key": key, "g_kind": g_kind, **(side_files or {})}
     lf.history.append(make_step("import", options, inputs=inputs))
     validate(lf, array_path, allow_nonfinite=allow_nonfinite)
     return lf
+
+
+def _extra(side: dict, path: str) -> dict[str, np.ndarray]:
+    """Side tensors kept under their own names: the node permutations of sn*o3 elements."""
+    perm = _as_int(side["g_perm"], "g_perm", path)
+    return {} if perm is None else {"g_perm": perm}
 
 
 def _as_float32(z: np.ndarray, path: str) -> np.ndarray:

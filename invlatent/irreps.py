@@ -153,11 +153,11 @@ def wigner_D(l: int, R: np.ndarray) -> np.ndarray:
     if l == 0:
         return np.ones((*R.shape[:-2], 1, 1))
     d = R
+    n = R.shape[:-2]
     for k in range(2, l + 1):
-        c = cg_step(k)
-        t = np.einsum("...ij,ika->...jka", d, c)
-        t = np.einsum("...kl,...jka->...jla", R, t)
-        d = np.einsum("...jla,jlc->...ac", t, c)
+        c = cg_step(k).reshape((2 * k - 1) * 3, 2 * k + 1)
+        kron = (d[..., :, None, :, None] * R[..., None, :, None, :]).reshape(*n, *(c.shape[:1] * 2))
+        d = c.T @ kron @ c
     return d
 
 

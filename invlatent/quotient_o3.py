@@ -24,7 +24,7 @@ from invlatent import irreps
 from invlatent.action import Action
 
 GRID = 512
-STARTS = 4
+STARTS = 2
 NODE_STARTS = 3
 NEWTON_STEPS = 25
 NODE_ROUNDS = 5
@@ -40,7 +40,7 @@ def method(action) -> str:
         return f"upper bound (Newton on SO(3) from the {STARTS} best of {GRID} rotations)"
     return (
         f"upper bound (Hungarian assignment alternated with the rotation step, "
-        f"{NODE_STARTS} starts per inversion sign)"
+        f"{NODE_STARTS + 1} starts per inversion sign)"
     )
 
 
@@ -180,11 +180,15 @@ def _rodrigues(w: np.ndarray) -> np.ndarray:
 def newton(coef, Q, steps: int = NEWTON_STEPS):
     """Maximise f(Q) = Σ_l ⟨M_l, D^l(Q)⟩ per row from Q (N, 3, 3); returns (Q, f(Q))."""
     val = _value(coef, Q)
+    if not any(coef):  # invariant scalars only: f is constant
+        return Q, val + np.zeros(len(Q))
     mu = np.full(len(Q), 1e-3)
     for _ in range(steps):
         g, h = _derivatives(coef, Q)
+        if (np.abs(g).max(axis=1) <= 1e-13 * (1 + np.abs(val))).all():
+            break
         a = -h
-        low = np.linalg.eigvalsh(a)[:, 0]
+        low = min_eigenvalue(a)
         shift = np.maximum(0.0, -low) + mu * (1 + np.abs(val))
         w = np.linalg.solve(a + shift[:, None, None] * np.eye(3), g[:, :, None])[:, :, 0]
         norm = np.linalg.norm(w, axis=1, keepdims=True)
@@ -205,11 +209,30 @@ def _derivatives(coef, Q):
         if l == 0:
             continue
         w = m @ np.swapaxes(irreps.wigner_D(l, Q), 1, 2)  # ⟨M, A·D⟩ = ⟨A, M·Dᵀ⟩
-        j = lie(l)
-        jj = np.einsum("iab,jbc->ijac", j, j)
-        g = g + np.einsum("iab,nab->ni", j, w)
-        h = h + 0.5 * np.einsum("ijab,nab->nij", jj + np.swapaxes(jj, 0, 1), w)
+        w = w.reshape(len(w), -1)
+        j, sym = lie(l), _lie_products(l)
+        g = g + w @ j.reshape(3, -1).T
+        h = h + (w @ sym.reshape(9, -1).T).reshape(-1, 3, 3)
     return g, h
+
+
+@functools.cache
+def _lie_products(l: int) -> np.ndarray:
+    """(J_i J_j + J_j J_i) / 2, shape (3, 3, 2l+1, 2l+1): the Hessian's coefficients."""
+    jj = np.einsum("iab,jbc->ijac", lie(l), lie(l))
+    return 0.5 * (jj + np.swapaxes(jj, 0, 1))
+
+
+def min_eigenvalue(a: np.ndarray) -> np.ndarray:
+    """The smallest eigenvalue of symmetric 3×3 matrices (N, 3, 3), in closed form."""
+    q = np.trace(a, axis1=1, axis2=2) / 3
+    off = a[:, 0, 1] ** 2 + a[:, 0, 2] ** 2 + a[:, 1, 2] ** 2
+    p2 = ((a[:, 0, 0] - q) ** 2 + (a[:, 1, 1] - q) ** 2 + (a[:, 2, 2] - q) ** 2 + 2 * off) / 6
+    p = np.sqrt(np.maximum(p2, 0))
+    safe = np.where(p > 0, p, 1.0)
+    b = (a - q[:, None, None] * np.eye(3)) / safe[:, None, None]
+    r = np.clip(np.linalg.det(b) / 2, -1, 1)
+    return q + 2 * p * np.cos(np.arccos(r) / 3 + 2 * np.pi / 3)
 
 
 # ---------------------------------------------------------------- products with node permutations

@@ -268,7 +268,7 @@ def test_side_arrays_with_the_wrong_batch_size(cli, tmp_path, rng, side):
 def test_unknown_group_on_import(cli, tmp_path, rng):
     np.save(tmp_path / "z.npy", rng.standard_normal((5, 3)))
     assert_one_line_error(
-        cli("import", tmp_path / "z.npy", "--group", "so3"), "unknown group 'so3'"
+        cli("import", tmp_path / "z.npy", "--group", "so4"), "unknown group 'so4'"
     )
 
 

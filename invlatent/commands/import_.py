@@ -15,7 +15,13 @@ Out = Annotated[str | None, typer.Option("-o", "--output", help="Output file (de
 def import_(
     array: Annotated[str, typer.Argument(help="z as .npy, .npz, .pt or .safetensors.")],
     group: Annotated[
-        str, typer.Option("--group", "-g", help="sn, cN, dN, cN:grid, dN:grid, so2 or trivial.")
+        str,
+        typer.Option(
+            "--group",
+            "-g",
+            help="sn, cN, dN, cN:grid, dN:grid, so2, o3:IRREPS, so3:IRREPS, sn*o3:IRREPS, "
+            "sn*so3:IRREPS (e3nn Irreps, e.g. o3:16x0e+8x1o) or trivial.",
+        ),
     ],
     freqs: Annotated[str | None, typer.Option(help="so2 irrep frequencies, e.g. 0,1,1,2.")] = None,
     key: Annotated[str, typer.Option(help="Name of z inside .npz/.pt/.safetensors.")] = "z",
@@ -26,8 +32,13 @@ def import_(
     target_names: Annotated[str | None, typer.Option(help="Comma-separated target names.")] = None,
     mask: Annotated[str | None, typer.Option(help="File with the node mask [B, n].")] = None,
     g: Annotated[str | None, typer.Option("--elements", help="File with group elements g.")] = None,
+    g_perm: Annotated[
+        str | None,
+        typer.Option("--elements-perm", help="sn*o3: file with the node permutations [B, n]."),
+    ] = None,
     g_kind: Annotated[
-        str | None, typer.Option(help="How g encodes elements: perm, index, angle.")
+        str | None,
+        typer.Option(help="How g encodes elements: perm, index, angle, rotation, rotation+perm."),
     ] = None,
     ids: Annotated[str | None, typer.Option(help="File with sample ids [B].")] = None,
     allow_nonfinite: Annotated[bool, typer.Option(help="Accept NaN/Inf in z.")] = False,
@@ -41,6 +52,7 @@ def import_(
     if freqs:
         group = f"so2:{freqs}" if group.lower() == "so2" else group
     side = {"labels": labels, "targets": targets, "mask": mask, "g": g, "ids": ids}
+    side["g_perm"] = g_perm
     lf = import_arrays(
         array,
         group,

@@ -20,7 +20,7 @@ import numpy as np
 
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
-from invlatent.projections import _grid, _regular, _sn, _so2, _trivial
+from invlatent.projections import _grid, _o3, _o3_nodes, _regular, _sn, _so2, _trivial
 from invlatent.projections._base import Method, Params, run_chunked
 
 __all__ = [
@@ -40,18 +40,25 @@ FAMILY = {
     "cyclic": "regular",
     "dihedral": "regular",
     "so2": "so2",
+    "o3": "o3",
+    "so3": "o3",
     "trivial": "trivial",
 }
 REGISTRY: dict[tuple[str, str], Method] = {
     (m.family, m.name): m
-    for m in (*_sn.METHODS, *_regular.METHODS, *_grid.METHODS, *_so2.METHODS, *_trivial.METHODS)
-}
+    for m in (
+        *_sn.METHODS, *_regular.METHODS, *_grid.METHODS, *_so2.METHODS, *_o3.METHODS,
+        *_o3_nodes.METHODS, *_trivial.METHODS,
+    )
+}  # fmt: skip
 
 
 def family_of(action) -> str:
-    """The registry family of an action: sn, regular (cN/dN), grid (cN:grid/dN:grid), so2 or
-    trivial."""
+    """The registry family of an action: sn, regular (cN/dN), grid (cN:grid/dN:grid), so2,
+    o3 (o3/so3), sn*o3 (sn*o3/sn*so3) or trivial."""
     action = Action.parse(action)
+    if action.nodes:
+        return "sn*o3"
     return "grid" if action.grid else FAMILY[action.kind]
 
 

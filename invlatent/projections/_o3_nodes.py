@@ -1,0 +1,73 @@
+"""Invariant projections for node sets of O(3)/SO(3) irreps (``sn*o3:``/``sn*so3:``, z (B, n, D)).
+
+Two kinds:
+
+- per-node invariants (``norm``, ``power``, ``bispectrum`` of ``_o3``), then the nodes sorted
+  lexicographically by those features (real nodes first, padded slots zero). These forget how
+  the nodes are oriented relative to each other: two atom sets whose nodes have equal
+  invariants map to the same point even when their vectors point differently.
+- ``canonical`` keeps relative orientations: every node is rotated by the one frame taken from
+  the node sum (over real nodes), then the nodes are sorted. Its element (R, P) is stored.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from invlatent import irreps
+from invlatent.projections import _o3
+from invlatent.projections._base import Method, flat
+from invlatent.projections._sn import _gather_nodes, lex_order
+
+
+def sort_nodes(feat: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
+    """Nodes (b, n, f) sorted lexicographically (real first, padded zero), flattened; and perm."""
+    b, n, f = feat.shape
+    perm = lex_order(feat, mask, list(range(f)))
+    out = _gather_nodes(np.ascontiguousarray(feat), perm)
+    if mask is not None:
+        out *= (np.arange(n)[None, :] < mask.sum(axis=1)[:, None])[:, :, None]
+    return out.reshape(b, n * f), perm
+
+
+def _per_node(features):
+    def project(action, z, mask, p):
+        return sort_nodes(features(action, z), mask)[0], {}
+
+    return project
+
+
+def canonical(action, z, mask, p):
+    """Rotate all nodes by the frame of their sum (real nodes), then sort the nodes; stores
+    ``canon`` (R), ``canon_rank`` (3 = frame fixed by the content), ``perm`` and ``n_nodes``."""
+    real = np.ones(z.shape[:2], dtype=bool) if mask is None else mask
+    pooled = (z.astype(np.float64) * real[..., None]).sum(axis=1)
+    R, rank = _o3.frame(action, pooled)
+    turned = irreps.rotate(action.irreps, z, R).astype(np.float32)
+    out, perm = sort_nodes(turned, mask)
+    extras = {"canon": R, "canon_rank": rank, "perm": perm.astype(np.int64)}
+    if mask is not None:
+        extras["n_nodes"] = mask.sum(axis=1).astype(np.int64)
+    return out, extras
+
+
+def raw(action, z, mask, p):
+    """The raw latents, flattened (not invariant: a baseline)."""
+    return flat(z), {}
+
+
+METHODS = [
+    Method("norm", "sn*o3", _per_node(_o3.norm_features), "per node: invariant scalars and "
+           "norms of the other copies; nodes sorted", "n·#copies"),
+    Method("power", "sn*o3", _per_node(_o3.power_features), "per node: Gram matrices per "
+           "class (o3 power); nodes sorted", "n·(z0 + sum m(m+1)/2)",
+           injective="no (loses orientations between nodes)"),
+    Method("bispectrum", "sn*o3", _per_node(_o3.bispectrum_features), "per node: o3 "
+           "bispectrum; nodes sorted", "n·(power + m·#reference pairs)",
+           injective="no (loses orientations between nodes)"),
+    Method("canonical", "sn*o3", canonical, "rotate every node by the frame of the node sum, "
+           "then sort the nodes: keeps relative orientations", "n·D",
+           injective="yes (frame rank 3)", element="canon, perm", cross_section=True),
+    Method("raw", "sn*o3", raw, "raw latents flattened (baseline, not invariant)", "n·D",
+           invariant="no", injective="-", isometric="-", convex="-"),
+]  # fmt: skip
