@@ -14,6 +14,8 @@ FAMILY_EXAMPLES = {
     "regular": "c8",
     "grid": "c8:grid",
     "so2": "so2:0,1,1,2",
+    "o3": "o3:16x0e+8x1o+4x2e",
+    "sn*o3": "sn*o3:16x0e+8x1o+4x2e",
     "trivial": "trivial",
 }
 COLUMNS = ("method", "invariant", "injective on orbits", "isometric", "convex image",

@@ -78,7 +78,8 @@ def power_features(action, z) -> np.ndarray:
 def bispectrum_features(action, z) -> np.ndarray:
     """Power features, plus for every copy x and every pair of references (r1, r2) — the first
     ``REFS`` copies of each class — the triple coupling Σ C^{l1 l2 l} r1 r2 x (cube root),
-    where it is invariant (o3: p1·p2·p = +1) and not zero by symmetry (r1 = r2, l1 + l2 + l odd)."""
+    where it is invariant (o3: p1·p2·p = +1) and not zero by symmetry (two of the three are
+    the same copy and l1 + l2 + l is odd)."""
     cls = classes(action)
     refs = [(l, p, c) for key, copies in cls.items() if not is_scalar(action, key)
             for (l, p, c) in copies[:REFS]]  # fmt: skip
@@ -93,7 +94,9 @@ def bispectrum_features(action, z) -> np.ndarray:
                 if _coupled(action, (l1, p1), (l2, p2), copies[0][:2], same=i == j):
                     cg = irreps.clebsch_gordan(l1, l2, key[0])
                     t = np.einsum("ijk,...i,...j,...mk->...m", cg, z[..., c1], z[..., c2], x)
-                    parts.append(root(t, 3))
+                    odd = (l1 + l2 + key[0]) % 2
+                    keep = [k for k, (_, _, c) in enumerate(copies) if not (odd and c in (c1, c2))]
+                    parts.append(root(t[..., keep], 3))
     return np.concatenate(parts, axis=-1)
 
 
@@ -233,8 +236,8 @@ METHODS = [
     Method("bispectrum", "o3", _wrap(bispectrum_features), "power, plus CG triple couplings "
            f"(r1 ⊗ r2 → l)·x of every copy x with pairs of references (first {REFS} copies "
            "of each class)", "power + m·#reference pairs",
-           injective="locally yes (generic, when the references fix a frame: two l = 1 copies, "
-           "or one l = 1 and one l = 2)"),
+           injective="locally, generic inputs, when every class has >= 2 copies and the "
+           "couplings reach every degree (e.g. 16x0e+8x1o+4x2e; docs/projections.md)"),
     Method("canonical", "o3", canonical, "rotate into the sample's own frame (l = 1 copies, "
            "then S·v, S²·v from l = 2); canon_rank < 3 marks degenerate rows", "D",
            injective="yes (frame rank 3)", element="canon", cross_section=True),

@@ -1,0 +1,146 @@
+"""O(3) files through the real CLI: import e3nn-style features, project, check, and bad input."""
+
+import json
+
+import numpy as np
+import pytest
+from conftest import assert_one_line_error
+
+from invlatent import groups
+from invlatent.latentfile import read
+
+GROUP = "sn*o3:2x0e+1x1o+1x2e"
+
+
+@pytest.fixture
+def node_arrays(tmp_path, rng):
+    """An .npz as a MACE/e3nn user would save it: padded node features, mask, the elements."""
+    z = rng.standard_normal((40, 4, 10)).astype(np.float32)
+    mask = rng.random((40, 4)) < 0.8
+    R, P = groups.sample(GROUP, 40, rng, 4)
+    z, mask = groups.act(GROUP, z, (R, P), mask)
+    path = tmp_path / "feats.npz"
+    np.savez(path, z=z, mask=mask, g=R.astype(np.float32), g_perm=P, labels=np.arange(40) % 2)
+    return path
+
+
+def test_import_project_check_round_trip(cli, tmp_path, node_arrays):
+    st = tmp_path / "z.st"
+    assert (
+        cli("import", node_arrays, "--group", "SN*O3: 2x0e + 1x1o + 1x2e", "-o", st).exit_code == 0
+    )
+    lf = read(str(st))
+    assert str(lf.action) == GROUP and lf.g_kind == "rotation+perm" and "g_perm" in lf.extra
+    out = tmp_path / "p.st"
+    assert cli("project", "--method", "canonical", st, "-o", out).exit_code == 0
+    p = read(str(out))
+    assert str(p.action) == "trivial" and p.extra["canon"].shape == (40, 3, 3)
+    res = cli("check", st, "--method", "power", "--method", "canonical", "--json")
+    assert res.exit_code == 0, res.stderr
+    report = json.loads(res.stdout)
+    assert report["quotient"].startswith("upper bound")
+    assert all(m["invariance_error"] < 1e-5 for m in report["methods"])
+
+
+def test_project_list_prints_o3_guarantees(cli):
+    res = cli("project", "--list", "--json")
+    assert res.exit_code == 0
+    tables = json.loads(res.stdout)
+    o3 = {r["method"]: r for r in tables["o3:16x0e+8x1o+4x2e"]}
+    assert {"norm", "power", "bispectrum", "canonical", "random-max"} <= set(o3)
+    assert o3["canonical"]["element"] == "canon"
+    nodes = {r["method"] for r in tables["sn*o3:16x0e+8x1o+4x2e"]}
+    assert {"norm", "power", "bispectrum", "canonical"} <= nodes
+
+
+@pytest.mark.parametrize("irreps", ["16x0q", "x1o", "1o+"])
+def test_unreadable_irreps_on_import(cli, tmp_path, rng, irreps):
+    np.save(tmp_path / "z.npy", rng.standard_normal((5, 4)).astype(np.float32))
+    out = tmp_path / "o.st"
+    res = cli("import", tmp_path / "z.npy", "--group", f"o3:{irreps}", "-o", out)
+    assert_one_line_error(res, "cannot read irreps", irreps)
+    assert not out.exists()
+
+
+def test_d_not_matching_the_irreps(cli, tmp_path, rng):
+    np.save(tmp_path / "z.npy", rng.standard_normal((5, 5)).astype(np.float32))
+    res = cli("import", tmp_path / "z.npy", "--group", "o3:1x0e+1x1o", "-o", tmp_path / "o.st")
+    assert_one_line_error(res, "z.npy", "[B, 4]")
+    assert not (tmp_path / "o.st").exists()
+
+
+def _with_g(cli, tmp_path, rng, g, group="so3:1x1o"):
+    """Import three 1o vectors with the rotations g, under ``group``."""
+    np.save(tmp_path / "z.npy", rng.standard_normal((3, 3)).astype(np.float32))
+    np.save(tmp_path / "g.npy", g.astype(np.float32))
+    out = tmp_path / "o.st"
+    return cli(
+        "import", tmp_path / "z.npy", "--group", group, "--elements", tmp_path / "g.npy", "-o", out
+    )
+
+
+def test_g_not_orthogonal(cli, tmp_path, rng):
+    res = _with_g(cli, tmp_path, rng, rng.standard_normal((3, 3, 3)))
+    assert_one_line_error(res, "z.npy", "not orthogonal")
+    assert not (tmp_path / "o.st").exists()
+
+
+def test_improper_g_for_so3_but_not_o3(cli, tmp_path, rng):
+    R = -groups.sample("so3:1o", 3, rng)
+    assert_one_line_error(_with_g(cli, tmp_path, rng, R), "determinant −1", "so3")
+    assert not (tmp_path / "o.st").exists()
+    assert _with_g(cli, tmp_path, rng, R, group="o3:1x1o").exit_code == 0
+
+
+def test_mask_of_the_wrong_shape(cli, tmp_path, rng):
+    np.save(tmp_path / "z.npy", rng.standard_normal((5, 4, 4)).astype(np.float32))
+    np.save(tmp_path / "m.npy", np.ones((5, 3), dtype=bool))
+    res = cli(
+        "import",
+        tmp_path / "z.npy",
+        "--group",
+        "sn*o3:1x0e+1x1o",
+        "--mask",
+        tmp_path / "m.npy",
+        "-o",
+        tmp_path / "o.st",
+    )
+    assert_one_line_error(res, "mask has shape [5, 3]", "[5, 4]")
+    assert not (tmp_path / "o.st").exists()
+
+
+def test_o3_method_asked_of_a_c8_file(cli, tmp_path):
+    out = tmp_path / "o.st"
+    res = cli("project", "--method", "norm", "sample_latents/c8.st", "-o", out)
+    assert_one_line_error(res, "unknown method 'norm' for action c8")
+    assert not out.exists()
+
+
+def test_rotation_perm_needs_a_permutation_tensor(cli, tmp_path, rng):
+    np.save(tmp_path / "z.npy", rng.standard_normal((3, 2, 3)).astype(np.float32))
+    np.save(tmp_path / "g.npy", groups.sample("so3:1o", 3, rng).astype(np.float32))
+    res = cli(
+        "import",
+        tmp_path / "z.npy",
+        "--group",
+        "sn*so3:1x1o",
+        "--elements",
+        tmp_path / "g.npy",
+        "-o",
+        tmp_path / "o.st",
+    )
+    assert_one_line_error(res, "g_perm")
+    np.save(tmp_path / "p.npy", np.array([[0, 0], [0, 1], [1, 0]]))
+    res = cli(
+        "import",
+        tmp_path / "z.npy",
+        "--group",
+        "sn*so3:1x1o",
+        "--elements",
+        tmp_path / "g.npy",
+        "--elements-perm",
+        tmp_path / "p.npy",
+        "-o",
+        tmp_path / "o.st",
+    )
+    assert_one_line_error(res, "not permutations")
