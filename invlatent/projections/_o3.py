@@ -93,11 +93,17 @@ def bispectrum_features(action, z) -> np.ndarray:
                 l2, p2, c2 = refs[j]
                 if _coupled(action, (l1, p1), (l2, p2), copies[0][:2], same=i == j):
                     cg = irreps.clebsch_gordan(l1, l2, key[0])
-                    t = np.einsum("ijk,...i,...j,...mk->...m", cg, z[..., c1], z[..., c2], x)
+                    t = np.einsum("...mk,...k->...m", x, _couple(cg, z[..., c1], z[..., c2]))
                     odd = (l1 + l2 + key[0]) % 2
                     keep = [k for k, (_, _, c) in enumerate(copies) if not (odd and c in (c1, c2))]
                     parts.append(root(t[..., keep], 3))
     return np.concatenate(parts, axis=-1)
+
+
+def _couple(cg: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
+    """(r1 ⊗ r2) projected on degree l3 by the CG tensor (d1, d2, d3): shape (..., d3)."""
+    outer = (r1[..., :, None].astype(np.float64) * r2[..., None, :]).reshape(*r1.shape[:-1], -1)
+    return outer @ cg.reshape(-1, cg.shape[-1])
 
 
 def _coupled(action, a, b, c, same: bool) -> bool:
