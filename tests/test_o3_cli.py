@@ -35,7 +35,9 @@ def test_import_project_check_round_trip(cli, tmp_path, node_arrays):
     assert cli("project", "--method", "canonical", st, "-o", out).exit_code == 0
     p = read(str(out))
     assert str(p.action) == "trivial" and p.extra["canon"].shape == (40, 3, 3)
-    res = cli("check", st, "--method", "power", "--method", "canonical", "--json")
+    res = cli(
+        "check", st, "-m", "power", "-m", "canonical", "--pairs", "40", "--samples", "16", "--json"
+    )
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
     assert report["quotient"].startswith("upper bound")
