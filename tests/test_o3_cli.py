@@ -44,6 +44,18 @@ def test_import_project_check_round_trip(cli, tmp_path, node_arrays):
     assert all(m["invariance_error"] < 1e-5 for m in report["methods"])
 
 
+def test_import_e3nn_features_saved_with_torch(cli, tmp_path, rng):
+    torch = pytest.importorskip("torch")
+    z = rng.standard_normal((6, 4)).astype(np.float32)
+    torch.save({"z": torch.from_numpy(z)}, tmp_path / "f.pt")
+    assert (
+        cli("import", tmp_path / "f.pt", "--group", "so3:0e+1o", "-o", tmp_path / "o.st").exit_code
+        == 0
+    )
+    lf = read(str(tmp_path / "o.st"))
+    assert str(lf.action) == "so3:1x0e+1x1o" and np.array_equal(np.asarray(lf.z), z)
+
+
 def test_project_list_prints_o3_guarantees(cli):
     res = cli("project", "--list", "--json")
     assert res.exit_code == 0
