@@ -20,7 +20,10 @@ For each method π, on a seeded sample of the file:
   output keeps the group): max over rows of ||π(g·z) - g·π(z)|| for the same random g, divided
   by the mean ||π(z)||. For these ``copies_spread`` is measured on g⁻¹·π(z_c) (copies with an
   element index in ``g``; None otherwise);
-- ``seconds``: time to project the sample once.
+- ``seconds``: time to project the sample once;
+- ``degenerate_frames`` (o3 ``canonical`` only): sampled rows whose frame the content could not
+  fix (``canon_rank`` < 3); the projection is invariant there only when the sample itself is
+  symmetric (e.g. collinear vectors), not when the frame vectors are merely missing.
 
 O(3)/SO(3) files (``o3``, ``so3``, ``sn*o3``, ``sn*so3``) get their quotient distances from
 ``invlatent.quotient_o3``: exact for irreps of l <= 1, otherwise upper bounds by optimisation;
@@ -182,7 +185,14 @@ def measure(data: _Sample, method: str, seed: int = 0) -> dict:
         "collisions": _collisions(data, p, dp),
         "copies_spread": _copies_spread(data, run, scale, out_action),
         "seconds": round(seconds, 5),
+        "degenerate_frames": _degenerate(extras),
     }
+
+
+def _degenerate(extras) -> int | None:
+    """Sampled rows whose canonical frame the content could not fix (o3 ``canon_rank`` < 3)."""
+    rank = extras.get("canon_rank")
+    return None if rank is None else int((np.asarray(rank) < 3).sum())
 
 
 def _equivariance(out_action, p, pg, g) -> np.ndarray:
@@ -319,6 +329,13 @@ def render(result: dict) -> str:
         lines.append("  ".join([f"{r['method']:<14}", *(f"{_fmt(c):>13}" for c in cells)]))
     if "quotient" in result:
         lines.append(f"quotient distances: {result['quotient']}")
+    for r in result["methods"]:
+        if r.get("degenerate_frames"):
+            lines.append(
+                f"{r['method']}: {r['degenerate_frames']} of {result['samples']} sampled rows "
+                "have a degenerate frame (canon_rank < 3), invariant only where the sample is "
+                "symmetric"
+            )
     if "elements" in result:
         lines += _render_elements(result)
     if "lift" in result:

@@ -158,3 +158,19 @@ def test_rotation_perm_needs_a_permutation_tensor(cli, tmp_path, rng):
         tmp_path / "o.st",
     )
     assert_one_line_error(res, "not permutations")
+
+
+def test_check_counts_degenerate_canonical_frames(cli, tmp_path, rng):
+    """Pseudo-vectors alone cannot fix an O(3) frame: check says so and measures the damage."""
+    z = rng.standard_normal((30, 9)).astype(np.float32)
+    np.save(tmp_path / "z.npy", z)
+    assert (
+        cli("import", tmp_path / "z.npy", "--group", "o3:3x1e", "-o", tmp_path / "z.st").exit_code
+        == 0
+    )
+    res = cli("check", tmp_path / "z.st", "-m", "canonical", "--pairs", "20", "--json")
+    row = json.loads(res.stdout)["methods"][0]
+    assert row["degenerate_frames"] == json.loads(res.stdout)["samples"]
+    assert row["invariance_error"] > 0.1
+    text = cli("check", tmp_path / "z.st", "-m", "canonical", "--pairs", "20").stderr
+    assert "degenerate frame" in text
