@@ -50,7 +50,7 @@ def align(action, z1, z2, mask1=None, mask2=None):
     z1, z2 = np.asarray(z1, np.float64), np.asarray(z2, np.float64)
     if action.nodes:
         return _align_nodes(action, z1, z2, mask1, mask2)
-    R = _best_rotation(action, _coefficients(action, z1, z2))
+    R = _best_rotation(action, coefficients(action, z1, z2))
     return np.linalg.norm(z1 - irreps.rotate(action.irreps, z2, R), axis=1), R
 
 
@@ -61,7 +61,7 @@ def _signs(action) -> tuple[int, ...]:
     return (1, -1) if action.kind == "o3" else (1,)
 
 
-def _coefficients(action, a, b, signs=None) -> dict[int, dict[int, np.ndarray]]:
+def coefficients(action, a, b, signs=None) -> dict[int, dict[int, np.ndarray]]:
     """Per sign s and degree l: M_l (B, 2l+1, 2l+1) with ⟨a, D(sQ)·b⟩ = Σ_l ⟨M_l, D^l(Q)⟩."""
     out = {}
     for s in signs or _signs(action):
@@ -120,7 +120,7 @@ def _search(coef) -> tuple[np.ndarray, np.ndarray]:
     """Newton on SO(3) from the best grid rotations (and the l = 1 Procrustes solution)."""
     b = len(next(iter(coef.values())))
     grid = _grid()
-    starts = grid[np.argsort(-_grid_values(coef, grid), axis=1)[:, :STARTS]]
+    starts = grid[np.argsort(-grid_values(coef, grid), axis=1)[:, :STARTS]]
     if 1 in coef:
         starts = np.concatenate([starts, _procrustes(coef[1], b)[:, None]], axis=1)
     k = starts.shape[1]
@@ -131,7 +131,7 @@ def _search(coef) -> tuple[np.ndarray, np.ndarray]:
     return Q.reshape(b, k, 3, 3)[np.arange(b), pick], val[np.arange(b), pick]
 
 
-def _grid_values(coef, grid) -> np.ndarray:
+def grid_values(coef, grid) -> np.ndarray:
     """f at every grid rotation, per row: (B, K)."""
     return sum(np.einsum("bij,kij->bk", m, irreps.wigner_D(l, grid)) for l, m in coef.items())
 
@@ -273,15 +273,13 @@ def _node_starts(action, z1, z2, m1, m2) -> list[tuple[int, np.ndarray]]:
     solve = linear_sum_assignment
     perm = np.stack([_match_nodes(n1[r], n2[r], m1[r], m2[r], solve)[1] for r in range(len(z1))])
     real = m1 & np.take_along_axis(m2, perm, axis=1)
-    matched = _coefficients(
-        action, z1 * real[..., None], np.take_along_axis(z2, perm[..., None], 1)
-    )
-    pooled = _coefficients(action, (z1 * m1[..., None]).sum(1), (z2 * m2[..., None]).sum(1))
+    matched = coefficients(action, z1 * real[..., None], np.take_along_axis(z2, perm[..., None], 1))
+    pooled = coefficients(action, (z1 * m1[..., None]).sum(1), (z2 * m2[..., None]).sum(1))
     grid = _grid()
     starts = []
     for s in _signs(action):
         starts.append((s, _search(matched[s])[0]))
-        top = np.argsort(-_grid_values(pooled[s], grid), axis=1)[:, :NODE_STARTS]
+        top = np.argsort(-grid_values(pooled[s], grid), axis=1)[:, :NODE_STARTS]
         starts += [(s, grid[top[:, k]]) for k in range(top.shape[1])]
     return starts
 
@@ -317,7 +315,7 @@ def _rotation_step(action, z1, z2, m1, m2, perm, sign, R):
     out = np.empty_like(R)
     for s in np.unique(sign):
         rows = np.flatnonzero(sign == s)
-        coef = _coefficients(action, (z1 * real[..., None])[rows], z2p[rows], signs=(s,))[s]
+        coef = coefficients(action, (z1 * real[..., None])[rows], z2p[rows], signs=(s,))[s]
         if action.irreps.lmax <= 1:
             q = _procrustes(coef[1], len(rows)) if 1 in coef else Q[rows]
         else:

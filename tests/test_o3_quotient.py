@@ -18,7 +18,7 @@ def _brute_rotation(irreps, z1, z2, signs, starts=200):
     best = np.full(len(z1), np.inf)
     rng = np.random.default_rng(99)
     for s in signs:
-        coef = quotient_o3._coefficients(a, z1, z2, signs=(s,))[s]
+        coef = quotient_o3.coefficients(a, z1, z2, signs=(s,))[s]
         flat = {l: np.repeat(m, starts, axis=0) for l, m in coef.items()}
         Q = random_rotations(len(z1) * starts, rng)
         Q, _ = quotient_o3.newton(flat, Q, steps=40)

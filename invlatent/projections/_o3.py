@@ -16,7 +16,7 @@ import numpy as np
 
 from invlatent import irreps
 from invlatent.projections._base import Method, flat, template_rng
-from invlatent.quotient_o3 import _coefficients, _grid_values, newton
+from invlatent.quotient_o3 import coefficients, grid_values, newton
 
 REFS = 2  # references per class for the bispectrum
 RANDOM_MAX_STEPS = 15
@@ -199,11 +199,11 @@ def random_max(action, z, mask, p):
     b, d = z.shape
     k = p.dim if p.dim is not None else min(d, RANDOM_MAX_DIM)
     w = template_rng("random-max", p, k).standard_normal((k, d)) / np.sqrt(d)
-    pairs = _coefficients(action, np.tile(w, (b, 1)), np.repeat(z.astype(np.float64), k, axis=0))
+    pairs = coefficients(action, np.tile(w, (b, 1)), np.repeat(z.astype(np.float64), k, axis=0))
     best = grid_best = np.full(b * k, -np.inf)
     grid = _rotations(RANDOM_MAX_GRID)
     for coef in pairs.values():
-        vals = _grid_values(coef, grid)
+        vals = grid_values(coef, grid)
         grid_best = np.maximum(grid_best, vals.max(axis=1))
         top = np.argsort(-vals, axis=1)[:, :RANDOM_MAX_STARTS]
         many = {l: np.repeat(m, RANDOM_MAX_STARTS, axis=0) for l, m in coef.items()}
