@@ -39,6 +39,7 @@ def make_synthetic(
         z = z * mask[..., None]
     g = sample(action, n_samples, rng, n_nodes=n_nodes)
     z, mask = act(action, z, g, mask)
+    g, extra = (g[0], {"g_perm": g[1]}) if isinstance(g, tuple) else (g, {})  # sn*o3: (R, P)
     options = {"n_samples": n_samples, "n_classes": n_classes, "noise": noise}
     return LatentFile(
         z=z.astype(np.float32),
@@ -47,6 +48,7 @@ def make_synthetic(
         labels=labels,
         g=None if action.is_invariant else g,
         ids=np.arange(n_samples, dtype=np.int64),
+        extra=extra,
         history=[make_step(f"synthetic {action}", options, seed=seed)],
     )
 
@@ -62,6 +64,8 @@ def _prototypes(action: Action, k: int, fields: int, n_nodes: int, node_dim: int
         return p, None
     if action.kind == "sn":
         return _node_prototypes(k, n_nodes, node_dim, rng)
+    if action.kind in ("o3", "so3"):
+        return _irreps_prototypes(action, k, n_nodes, rng), None
     return rng.standard_normal((k, fields)) * 2.0, None
 
 
@@ -79,6 +83,16 @@ def _node_prototypes(k: int, n_nodes: int, node_dim: int, rng):
     mask = np.zeros((k, n_nodes), dtype=bool)
     mask[:, :size] = True
     return protos, mask
+
+
+def _irreps_prototypes(action: Action, k: int, n_nodes: int, rng) -> np.ndarray:
+    """O(3) irreps (per node for sn*o3) without invariant scalars: their group average is 0."""
+    d = action.irreps.dim
+    p = rng.standard_normal((k, n_nodes, d) if action.nodes else (k, d))
+    for _, deg, parity, cols in action.irreps.blocks():
+        if deg == 0 and (parity == 1 or action.kind == "so3"):
+            p[..., cols] = 0.0
+    return p
 
 
 def _scalar_columns(freqs: tuple[int, ...]) -> list[int]:

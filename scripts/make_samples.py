@@ -14,6 +14,8 @@ SAMPLES = {
     "so2.st": dict(action="so2:0,0,1,1,1,1,2,2,3", noise=0.05),
     "sn.st": dict(action="sn", n_nodes=9, node_dim=4, noise=0.05),
     "trivial.st": dict(action="trivial", fields=8, noise=1.0),
+    "o3.st": dict(action="o3:2x0e+4x1o+2x2e", noise=0.05),
+    "sn_o3.st": dict(action="sn*o3:1x0e+2x1o+1x2e", n_nodes=5, noise=0.05),
 }
 
 
