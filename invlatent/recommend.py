@@ -18,7 +18,7 @@ import numpy as np
 from invlatent.errors import InvlatentError
 from invlatent.projections import family_of, get_method
 
-AUTO_FAMILIES = ("sn", "regular", "so2", "trivial")
+AUTO_FAMILIES = ("sn", "regular", "so2", "o3", "sn*o3", "trivial")
 INVARIANCE_TOL = 1e-4  # relative; float32 rounding of the projections stays below 1e-5
 TIE = 0.005  # scores this close count as equal, and the cheaper method wins
 
