@@ -192,7 +192,7 @@ def rotate(irreps: Irreps | str, z: np.ndarray, R: np.ndarray) -> np.ndarray:
         dl = cache[l] * np.where(det < 0, p, 1)[:, None, None]
         block = z[..., cols].astype(np.float64).reshape(*z.shape[:-1], mul, 2 * l + 1)
         spec = "bij,bmj->bmi" if z.ndim == 2 else "bij,bnmj->bnmi"
-        out[..., cols] = np.einsum(spec, dl, block).reshape(*z.shape[:-1], -1)
+        out[..., cols] = np.einsum(spec, dl, block).reshape(*z.shape[:-1], cols.stop - cols.start)
     return out
 
 

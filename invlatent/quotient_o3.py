@@ -48,6 +48,9 @@ def align(action, z1, z2, mask1=None, mask2=None):
     """Row-wise distance and element (R, or (R, P) for products) minimising ‖z1 − g·z2‖."""
     action = Action.parse(action)
     z1, z2 = np.asarray(z1, np.float64), np.asarray(z2, np.float64)
+    if not len(z1):
+        R = np.zeros((0, 3, 3))
+        return np.zeros(0), ((R, np.zeros(z1.shape[:2], np.int64)) if action.nodes else R)
     if action.nodes:
         return _align_nodes(action, z1, z2, mask1, mask2)
     R = _best_rotation(action, coefficients(action, z1, z2))
@@ -66,8 +69,9 @@ def coefficients(action, a, b, signs=None) -> dict[int, dict[int, np.ndarray]]:
     out = {}
     for s in signs or _signs(action):
         per_l: dict[int, np.ndarray] = {}
-        for _, l, p, cols in action.irreps.blocks():
-            shape = (len(a), -1, 2 * l + 1)  # nodes and copies together
+        for mul, l, p, cols in action.irreps.blocks():
+            copies = mul * int(np.prod(a.shape[1:-1]))  # nodes and copies together
+            shape = (len(a), copies, 2 * l + 1)
             x, y = a[..., cols].reshape(shape), b[..., cols].reshape(shape)
             m = np.einsum("bui,buj->bij", x, y) * (p if s < 0 else 1)
             per_l[l] = per_l.get(l, 0) + m
@@ -209,10 +213,10 @@ def _derivatives(coef, Q):
         if l == 0:
             continue
         w = m @ np.swapaxes(irreps.wigner_D(l, Q), 1, 2)  # ⟨M, A·D⟩ = ⟨A, M·Dᵀ⟩
-        w = w.reshape(len(w), -1)
+        w = w.reshape(len(w), (2 * l + 1) ** 2)
         j, sym = lie(l), _lie_products(l)
         g = g + w @ j.reshape(3, -1).T
-        h = h + (w @ sym.reshape(9, -1).T).reshape(-1, 3, 3)
+        h = h + (w @ sym.reshape(9, -1).T).reshape(len(w), 3, 3)
     return g, h
 
 

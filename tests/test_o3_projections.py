@@ -139,3 +139,13 @@ def test_so3_bispectrum_tells_mirror_images_apart(rng):
     np.testing.assert_allclose(power_features(action, z), power_features(action, mirror), atol=1e-9)
     diff = np.abs(bispectrum_features(action, z) - bispectrum_features(action, mirror)).max(axis=1)
     assert (diff > 1e-3).all()
+
+
+@pytest.mark.parametrize(("group", "method"), [(g, m) for g in GROUPS for m in methods_for(g)])
+def test_empty_batch_gives_empty_output(group, method):
+    action = Action.parse(group)
+    z = np.zeros((0, 5, action.irreps.dim) if action.nodes else (0, action.irreps.dim), np.float32)
+    dim = 2 if method == "random-max" else None
+    out, extras = project_with_extras(group, z, None, method=method, dim=dim)
+    assert out.shape[0] == 0 and all(len(v) == 0 for v in extras.values())
+    assert quotient_distance(group, z, z).shape == (0,)

@@ -102,7 +102,8 @@ def bispectrum_features(action, z) -> np.ndarray:
 
 def _couple(cg: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
     """(r1 ⊗ r2) projected on degree l3 by the CG tensor (d1, d2, d3): shape (..., d3)."""
-    outer = (r1[..., :, None].astype(np.float64) * r2[..., None, :]).reshape(*r1.shape[:-1], -1)
+    outer = r1[..., :, None].astype(np.float64) * r2[..., None, :]
+    outer = outer.reshape(*r1.shape[:-1], r1.shape[-1] * r2.shape[-1])
     return outer @ cg.reshape(-1, cg.shape[-1])
 
 
@@ -208,7 +209,7 @@ def random_max(action, z, mask, p):
         top = np.argsort(-vals, axis=1)[:, :RANDOM_MAX_STARTS]
         many = {l: np.repeat(m, RANDOM_MAX_STARTS, axis=0) for l, m in coef.items()}
         found = newton(many, grid[top.reshape(-1)], steps=RANDOM_MAX_STEPS)[1]
-        best = np.maximum(best, found.reshape(len(top), -1).max(axis=1))
+        best = np.maximum(best, found.reshape(top.shape).max(axis=1, initial=-np.inf))
     out = best.reshape(b, k)
     gain = np.abs(out - grid_best.reshape(b, k)).max(axis=1)
     scale = np.maximum(np.linalg.norm(out, axis=1), 1e-30)
