@@ -229,6 +229,26 @@ def test_so2_and_sn_orbit_elements(rng):
     assert len({tuple(p) for p in perms}) > 5
 
 
+@pytest.mark.parametrize("group", ["o3:2x0e+2x1o+1x2e", "sn*so3:1x0e+1x1o+1x2e"])
+def test_rotation_orbits_start_at_the_row_and_stay_on_its_orbit(rng, group):
+    from invlatent.projections import project_array
+
+    action = Action.parse(group)
+    shape = (3, 4, action.irreps.dim) if action.nodes else (3, action.irreps.dim)
+    z = rng.standard_normal(shape).astype(np.float32)
+    orb = group_orbits(action, z, None, np.array([0, 2]), size=6, seed=0)
+    assert orb.z.shape == (12, *shape[1:]) and not orb.closed
+    np.testing.assert_allclose(orb.z[orb.element == 0], z[[0, 2]], atol=1e-6)
+    inv = project_array(action, orb.z, method="norm")
+    np.testing.assert_allclose(
+        inv,
+        project_array(action, z[[0, 0, 0, 0, 0, 0, 2, 2, 2, 2, 2, 2]], method="norm"),
+        atol=1e-5,
+    )
+    moved = orb.z[orb.obj == 0]
+    assert np.abs(moved[1:] - moved[0]).max() > 0.1  # real group elements, not the identity
+
+
 def test_drawn_orbits_are_the_group_images_placed_by_the_same_pca(cli, tmp_path):
     f = _synthetic(tmp_path, "c8")
     emb = tmp_path / "emb.st"

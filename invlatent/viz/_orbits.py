@@ -1,7 +1,9 @@
 """Orbits to draw: copies of one object that share an ``id``, or its images under group elements.
 
 Element choice (``group_elements``): every element of a finite group (cN, dN); ``size`` evenly
-spaced angles for SO(2); the identity plus ``size - 1`` seeded random permutations for Sn.
+spaced angles for SO(2); the identity plus ``size - 1`` seeded random permutations for Sn, and
+the identity plus ``size - 1`` seeded Haar-random rotations (with inversions for o3) for O(3)/SO(3)
+irreps, paired with random node permutations for ``sn*o3``/``sn*so3``.
 """
 
 from __future__ import annotations
@@ -42,7 +44,27 @@ def group_elements(action: Action, size: int, rng: np.random.Generator, n_nodes:
         perms = groups.sample(action, size, rng, n_nodes)
         perms[0] = np.arange(n_nodes)
         return perms
+    if action.kind in ("o3", "so3"):
+        return _rotation_elements(action, size, rng, n_nodes)
     raise InvlatentError(f"action {action} is trivial: there is no group orbit to draw")
+
+
+def _rotation_elements(action: Action, size: int, rng: np.random.Generator, n_nodes: int):
+    """The identity and ``size - 1`` random elements of O(3)/SO(3) (with node permutations)."""
+    g = groups.sample(action, size, rng, n_nodes)
+    rot, perm = g if isinstance(g, tuple) else (g, None)
+    rot[0] = np.eye(3)
+    if perm is None:
+        return rot
+    perm[0] = np.arange(n_nodes)
+    return rot, perm
+
+
+def _repeat_elements(els, k: int):
+    """``els`` repeated for each of ``k`` objects (an array, or the (R, P) pair of a product)."""
+    if isinstance(els, tuple):
+        return tuple(_repeat_elements(e, k) for e in els)
+    return np.tile(els, (k,) + (1,) * (els.ndim - 1))
 
 
 def group_orbits(
@@ -50,12 +72,12 @@ def group_orbits(
 ) -> Orbits:
     """The images ``g·z[r]`` of each row ``r`` in ``rows`` under ``group_elements``."""
     rng = np.random.default_rng(seed)
-    n_nodes = z.shape[1] if action.kind == "sn" else 0
+    n_nodes = z.shape[1] if action.has_nodes else 0
     els = group_elements(action, size, rng, n_nodes)
-    m, k = len(els), len(rows)
+    m, k = len(els[0] if isinstance(els, tuple) else els), len(rows)
     zz = np.repeat(np.asarray(z[rows]), m, axis=0)
     mm = None if mask is None else np.repeat(np.asarray(mask[rows]), m, axis=0)
-    g = np.tile(els, (k,) + (1,) * (els.ndim - 1))
+    g = _repeat_elements(els, k)
     moved, moved_mask = groups.act(action, zz, g, mm)
     element = np.tile(np.arange(m), k)
     path = element // action.order if action.kind == "dihedral" else np.zeros_like(element)
@@ -66,7 +88,7 @@ def group_orbits(
         element=element,
         path=path,
         source="group",
-        closed=action.kind != "sn",
+        closed=action.kind in ("cyclic", "dihedral", "so2"),
     )
 
 
