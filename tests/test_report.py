@@ -33,8 +33,11 @@ def _pointer(doc, path: str):
 
 
 def test_page_is_self_contained_and_says_what_json_says(cli, tmp_path):
-    z, page = _file(tmp_path), tmp_path / "r.html"
-    res = cli("report", z, "-o", page, "--json", *FAST)
+    z, page = tmp_path / "z.st", tmp_path / "r.html"
+    lf = make_synthetic("c8", n_samples=90, seed=1)
+    split = np.random.default_rng(0).permutation(np.repeat(np.uint8([0, 1, 2]), 30))
+    latentfile.write(replace(lf, extra={"split": split}), str(z))
+    res = cli("report", z, "-o", page, "--json", *FAST, "--folds", "5")  # the file's split
     assert res.exit_code == 0, res.stderr
     report = json.loads(res.stdout)
     text = page.read_text()
@@ -50,6 +53,8 @@ def test_page_is_self_contained_and_says_what_json_says(cli, tmp_path):
         r["method"] for r in section["check"]["methods"]
     }
     assert [r["method"] for r in section["probes"][0]["rows"]][0] == "raw"
+    assert section["probes"][0]["protocol"]["split_from"] == str(z)  # not a temporary copy
+    assert "invlatent-report-" not in res.stdout
     assert "report:" in res.stderr and "check of 9 methods" in res.stderr  # progress
 
 

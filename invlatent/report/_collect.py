@@ -109,7 +109,8 @@ def run_probes(lf: LatentFile, s: Settings, budget: Budget, name: str) -> list[d
                 continue
             budget.say(f"{name}: {task} probe of {len(paths)} files × {len(sub)} rows")
             t0 = time.perf_counter()
-            out.append(_probe(paths, ["raw", *methods], task, target, s))
+            rep = _probe(paths, ["raw", *methods], task, target, s)
+            out.append(_untemp(rep, os.path.dirname(paths[0]) + os.sep, name))
             budget.done(stage, units, time.perf_counter() - t0)
     return out
 
@@ -127,6 +128,14 @@ def _write_projections(lf: LatentFile, methods: list[str], seed: int, tmp: str) 
         paths.append(os.path.join(tmp, f"{m}.st"))
         write(project(lf, m, seed=seed, source=paths[0]), paths[-1])
     return paths
+
+
+def _untemp(rep: dict, tmp: str, name: str) -> dict:
+    """Name the user's file, not the temporary copies, in the protocol and the warnings."""
+    fix = lambda text: text.replace(tmp + "raw.st", name).replace(tmp, "")  # noqa: E731
+    rep["protocol"] = {k: fix(v) if isinstance(v, str) else v for k, v in rep["protocol"].items()}
+    rep["warnings"] = [fix(w) for w in rep["warnings"]]
+    return rep
 
 
 def _probe(paths: list[str], methods: list[str], task: str, target: list[str], s: Settings):
