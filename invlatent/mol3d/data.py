@@ -170,7 +170,7 @@ def _parse_row(elements, coords, count, pos_out, species_out) -> str | None:
 
 def load_npz(path: str) -> Geometries:
     """``pos`` (B, n, 3), ``species`` (B, n) atomic numbers, optional ``mask``, ``targets``,
-    ``target_names``; every shape and value checked."""
+    ``target_names``, ``ids`` and ``split``; every shape and value checked."""
     if not os.path.exists(path):
         raise InvlatentError(f"{path}: no such file")
     try:
@@ -194,15 +194,13 @@ def load_npz(path: str) -> Geometries:
     mask = mask.astype(bool)
     _check_values(path, pos, species, mask)
     targets, names = _npz_targets(path, arrays, len(pos))
-    ids = np.arange(len(pos), dtype=np.int64)
-    from invlatent.molecules.qm9 import split_codes
-
+    ids, split = _npz_ids_split(path, arrays, len(pos))
     return Geometries(
         np.where(mask[..., None], pos, 0).astype(np.float32),
         np.where(mask, species, 0).astype(np.int64),
         mask,
         ids,
-        split_codes(ids, len(ids)),
+        split,
         targets,
         names,
         tuple("" for _ in names),
@@ -234,6 +232,22 @@ def _npz_targets(path: str, arrays: dict, b: int) -> tuple[np.ndarray | None, tu
     if len(names) != t.shape[1]:
         raise InvlatentError(f"{path}: {len(names)} target_names for {t.shape[1]} target columns")
     return t.astype(np.float32), names
+
+
+def _npz_ids_split(path: str, arrays: dict, b: int) -> tuple[np.ndarray, np.ndarray]:
+    """Optional ``ids`` (B,) and ``split`` (B,) codes 0/1/2; by default row numbers and the
+    seeded 80/10/10 split of them."""
+    from invlatent.molecules.qm9 import split_codes
+
+    ids = arrays.get("ids", np.arange(b))
+    if ids.shape != (b,) or not np.issubdtype(ids.dtype, np.integer):
+        raise InvlatentError(f"{path}: ids must be integer ({b},), got {ids.dtype} {ids.shape}")
+    split = arrays.get("split")
+    if split is None:
+        return ids.astype(np.int64), split_codes(np.arange(b), b)
+    if split.shape != (b,) or not np.isin(split, (0, 1, 2)).all():
+        raise InvlatentError(f"{path}: split must hold ({b},) codes 0 (train), 1 (val), 2 (test)")
+    return ids.astype(np.int64), split.astype(np.uint8)
 
 
 def pad_to(geo: Geometries, n: int) -> Geometries:
