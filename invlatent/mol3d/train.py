@@ -53,18 +53,22 @@ def train_mol3d(
     if test_mae:
         log("test MAE  " + _mae_text(test_mae, geo, names))
     state = {k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()}
-    config = {
+    splits = {"train": len(train), "val": len(val), "test": len(test)}
+    return state, _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae)
+
+
+def _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae) -> dict:
+    """Everything needed to rebuild the model and to know how it was made."""
+    return {
         "family": "mol3d",
-        "architecture": arch,
-        "model": cfg,
+        "architecture": net.cfg["arch"],
+        "model": net.cfg,
         "standardise": norm,
         "data": {
             "source": geo.source,
             "molecules": len(geo),
             "unreadable": dict(geo.rejected),
-            "train": len(train),
-            "val": len(val),
-            "test": len(test),
+            **splits,
         },
         "target_units": [geo.target_units[geo.target_names.index(n)] for n in names],
         "train": {**opts, "seed": seed},
@@ -72,7 +76,6 @@ def train_mol3d(
         "test_mae": test_mae,
         "parameters": int(sum(p.numel() for p in net.parameters())),
     }
-    return state, config
 
 
 def _target_names(geo: Geometries, spec: str, data: str) -> list[str]:
