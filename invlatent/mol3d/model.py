@@ -158,7 +158,7 @@ class Mol3dNet(nn.Module):
         irreps = o3.Irreps(cfg["irreps"])
         self.irreps = irreps
         self.n_scalars = sum(m for m, ir in irreps if ir == o3.Irrep("0e"))
-        self.register_buffer("species_table", _species_table(cfg["species"]), persistent=False)
+        self.register_buffer("species_table", species_table(cfg["species"]), persistent=False)
         self.embed = nn.Linear(len(cfg["species"]), cfg["embed"], bias=False)
         dims = [o3.Irreps(f"{cfg['embed']}x0e")] + [irreps] * cfg["layers"]
         self.layers = nn.ModuleList(
@@ -217,7 +217,7 @@ def pool(net, h, node, mask) -> dict[str, torch.Tensor]:
     return {"nodes": nodes, "graph": graph, "invariant": graph[:, : net.n_scalars], "pred": pred}
 
 
-def _species_table(species: list[int]) -> torch.Tensor:
+def species_table(species: list[int]) -> torch.Tensor:
     """Atomic number → species index (unknown numbers map to 0; callers check them first)."""
     table = torch.zeros(max(species) + 1, dtype=torch.long)
     table[torch.tensor(species)] = torch.arange(len(species))

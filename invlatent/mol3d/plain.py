@@ -14,7 +14,7 @@ from e3nn.math import soft_one_hot_linspace
 from torch import nn
 from torch.nn import functional as F
 
-from invlatent.mol3d.model import _species_table, cosine_cutoff, edges
+from invlatent.mol3d.model import cosine_cutoff, edges, pool, species_table
 
 
 class PlainLayer(nn.Module):
@@ -41,7 +41,7 @@ class PlainNet(nn.Module):
         self.cfg = cfg
         width = cfg["width"]
         self.n_scalars = width
-        self.register_buffer("species_table", _species_table(cfg["species"]), persistent=False)
+        self.register_buffer("species_table", species_table(cfg["species"]), persistent=False)
         self.embed = nn.Linear(len(cfg["species"]), width, bias=False)
         self.layers = nn.ModuleList(PlainLayer(width, cfg["n_basis"]) for _ in range(cfg["layers"]))
         self.readout = nn.Sequential(
@@ -70,8 +70,6 @@ class PlainNet(nn.Module):
 
     def forward(self, pos, species, mask) -> dict[str, torch.Tensor]:
         """Latents ``nodes`` (B, n, W), ``graph`` (B, W), ``invariant`` (= graph) and ``pred``."""
-        from invlatent.mol3d.model import pool
-
         h, node = self.features(pos, species, mask)
         return pool(self, h, node, mask)
 
