@@ -34,6 +34,7 @@ def mol3d(
     limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
     irreps: Annotated[str, Opt(help="e3nn irreps of each layer (the latent).")] = ARCH["irreps"],
     layers: Annotated[int, Opt(help="Message-passing layers.")] = ARCH["layers"],
+    lmax: Annotated[int, Opt(help="Highest l of the edge spherical harmonics.")] = ARCH["lmax"],
     r_cut: Annotated[float, Opt(help="Cut-off radius of the atom graph, Å.")] = ARCH["r_cut"],
     width: Annotated[int, Opt(help="plain: node feature width.")] = ARCH["width"],
     epochs: Annotated[int, Opt(help="Passes over the training split.")] = D["epochs"],
@@ -61,6 +62,8 @@ def mol3d(
     ):
         if value < 1:
             fail(f"{name} must be at least 1, got {value}")
+    if lmax < 0:
+        fail(f"--lmax must be at least 0, got {lmax}")
     if lr <= 0 or r_cut <= 0 or (max_minutes is not None and max_minutes < 0):
         fail("--lr and --r-cut must be > 0, --max-minutes >= 0")
     folder = os.path.dirname(os.path.abspath(output))
@@ -75,7 +78,7 @@ def mol3d(
         arch=arch,
         seed=seed,
         log=say,
-        model_opts=dict(irreps=irreps, layers=layers, r_cut=r_cut, width=width),
+        model_opts=dict(irreps=irreps, layers=layers, lmax=lmax, r_cut=r_cut, width=width),
         targets=targets,
         limit=limit,
         epochs=epochs,
