@@ -562,29 +562,33 @@ def main() -> None:
     ap.add_argument("--reuse", action="store_true", help="keep models/latents of earlier runs")
     ap.add_argument("--doc", default=os.path.join(ROOT, "docs", "results.md"))
     args = ap.parse_args()
-    start = time.perf_counter()
-    previous = _load_previous()
-    cases = []
+    load = os.getloadavg()[0]
+    done = _load_previous()  # cases not asked for keep their last run
     for case in CASES:
-        if case.name not in args.cases:
-            if case.name in previous:
-                cases.append(previous[case.name])  # keep the last run of cases not asked for
-            continue
-        cases.append(_run_case(case, args.seeds, args.reuse))
+        if case.name in args.cases:
+            done[case.name] = _run_case(case, args.seeds, args.reuse)
+            _save(done, args, load)  # after every case: a late failure loses nothing
+    print(_save(done, args, load))
+
+
+def _save(done: dict, args, load: float) -> str:
+    """Write results.json and the table; returns the table."""
+    cases = [done[c.name] for c in CASES if c.name in done]
     results = {
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "seeds": args.seeds,
-        "machine": f"{os.cpu_count()} CPUs, 1 thread per process, load {os.getloadavg()[0]:.1f}"
-        " at the start",
-        "minutes": (time.perf_counter() - start) / 60,
+        "machine": f"{os.cpu_count()} CPUs, 1 thread per process, load average {load:.1f} at "
+        "the start of the last run",
+        "minutes": sum(c.get("minutes", 0.0) for c in cases),
         "cases": cases,
     }
     os.makedirs(WORK, exist_ok=True)
     with open(os.path.join(WORK, "results.json"), "w") as f:
         json.dump(results, f, indent=2)
+    table = render(results)
     with open(args.doc, "w") as f:
-        f.write(render(results))
-    print(render(results))
+        f.write(table)
+    return table
 
 
 def _run_case(case: Case, seeds: list[int], reuse: bool) -> dict:
