@@ -135,3 +135,25 @@ def test_a_model_failing_on_a_batch_and_other_misuse_get_one_line(cli, tmp_path)
         cli("encode", pool, "digits", "--torchscript", "--group", "trivial"),
         "an ONNX file; encode it with --onnx",
     )
+
+
+def test_foreign_file_errors_are_one_line_on_the_real_stderr(tmp_path):
+    """Libraries log to the process's stderr (torch.export's traceback for an unreadable file,
+    onnxruntime's C++ log for a failing node): only a real process shows it."""
+    import subprocess
+    import sys
+
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a model")
+    shape = helper.make_tensor("s", TensorProto.INT64, [2], [2, 64])
+    node = helper.make_node("Reshape", ["x", "s"], ["z"])
+    fixed = _save(tmp_path / "fixed.onnx", [node], [2, 64], inits=[shape])
+    for args, fragment in (
+        ([junk, "--torchscript", "--group", "c4"], "neither a TorchScript file"),
+        ([fixed, "--onnx", "--group", "trivial", "--limit", "3"], "failed on a batch"),
+    ):
+        cmd = [sys.executable, "-m", "invlatent", "encode", args[0], "digits", *args[1:]]
+        res = subprocess.run([str(c) for c in cmd], capture_output=True, text=True)
+        lines = res.stderr.strip().splitlines()
+        assert res.returncode == 2 and res.stdout == "" and len(lines) == 1, res.stderr
+        assert lines[0].startswith("invlatent: error:") and fragment in lines[0]

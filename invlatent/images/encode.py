@@ -3,7 +3,9 @@ optionally lifted to a finite group (``--lift cN|dN``, see :mod:`invlatent.image
 
 from __future__ import annotations
 
+import contextlib
 import json
+import logging
 import sys
 import time
 
@@ -145,11 +147,25 @@ def load_foreign(path: str, device: str):
     except (RuntimeError, ValueError):
         pass
     try:
-        return torch.export.load(path).module().to(dev)
+        with _quiet("torch.export"):
+            return torch.export.load(path).module().to(dev)
     except Exception as e:  # torch.export raises many kinds of errors for foreign files
         raise InvlatentError(
             f"{path}: neither a TorchScript file nor a torch.export archive ({type(e).__name__})"
         ) from None
+
+
+@contextlib.contextmanager
+def _quiet(name: str):
+    """Silence a library's logger for a while: torch.export logs a traceback on stderr for a
+    file it cannot read, before raising; the raised error becomes our one line."""
+    logger = logging.getLogger(name)
+    level = logger.level
+    logger.setLevel(logging.CRITICAL)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _check_options(permute: str, rotate: str, copies: int, batch_size: int) -> None:
