@@ -34,7 +34,7 @@ from invlatent import safetensors_io as sio
 from invlatent import shards
 from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, LatentFileError
-from invlatent.projections import get_method, project_with_extras
+from invlatent.projections import get_method, project_with_extras, projected_file
 
 DEFAULT_CHUNK_MB = 64
 COPY_BLOCK = 1 << 24
@@ -113,25 +113,10 @@ def plan(source: Source, method: str, *, dim, seed, key_channel, chunk_mb: int, 
     m1 = source.rows("mask", 0, 1) if lf.mask is not None else None
     opts = {"method": method, "dim": dim, "seed": seed, "key_channel": key_channel}
     out1, ex1 = project_with_extras(lf.action, z1, m1, **opts)
-    action = get_method(lf.action, method).output_action(lf.action)
     b = len(lf)
-    d = out1.shape[1]
-    z = lfm.shell(
-        np.float32,
-        (b, d) if action.is_invariant else (b, d // action.group_size, action.group_size),
-    )
+    z = lfm.shell(np.float32, (b, out1.shape[1]))
     extras = {k: lfm.shell(v.dtype, (b, *v.shape[1:])) for k, v in ex1.items()}
-    options = {"method": method, "dim": dim, "key_channel": key_channel}
-    step = lfm.make_step("project", options, inputs=[(label, PLACEHOLDER)], seed=seed)
-    out = lf.with_step(
-        step,
-        z=z,
-        action=action,
-        mask=None,
-        g_kind=(lf.g_kind or lf.action.g_kind) if lf.g is not None else None,
-        extra={**lf.extra, **extras},
-        meta={**lf.meta, "source_action": lf.meta.get("source_action", str(lf.action))},
-    )
+    out = projected_file(lf, z, extras, opts, label, PLACEHOLDER)
     lfm.validate(out, "<output>", data=False)
     row_bytes = max(1, _row_items(lf.z.shape) * 4 + out1.shape[1] * 4)
     rows = max(1, (chunk_mb << 20) // row_bytes)

@@ -88,6 +88,19 @@ def test_streamed_bytes_equal_the_in_memory_projection(cli, tmp_path, group, met
         assert piped == lfm.dumps(project(lfm.read(str(src)), m, source="-")), m
 
 
+def test_equivariant_grid_pooling_streams_the_same_bytes(cli, tmp_path, rng):
+    from invlatent.action import Action
+
+    z = rng.standard_normal((3000, 2, 4, 6, 6)).astype(np.float32)
+    lf = lfm.LatentFile(z=z, action=Action.parse("c4:grid"), labels=np.arange(3000) % 3)
+    src = tmp_path / "grid.st"
+    lfm.write(lf, str(src))
+    for m in ("spatial-mean", "spatial-max"):
+        want = lfm.dumps(project(lfm.read(str(src)), m, source=str(src)))
+        got = cli("project", "-m", m, "--chunk-mb", 1, src).stdout_bytes
+        assert got == want and lfm.loads(got).z.shape == (3000, 2, 4), m
+
+
 def test_many_small_chunks_give_the_same_bytes_as_one(cli, tmp_path):
     src = tmp_path / "z.st"
     big_c8(src, 40_000)

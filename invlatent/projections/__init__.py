@@ -33,6 +33,7 @@ __all__ = [
     "project",
     "project_array",
     "project_with_extras",
+    "projected_file",
 ]
 
 FAMILY = {
@@ -110,16 +111,27 @@ def project_array(
 def project(lf, method: str, *, dim=None, seed: int = 0, key_channel=None, source: str = "-"):
     """A projected latent file with the step appended to the history: action ``trivial``, or
     the pooled ``cN``/``dN`` fields ``[B, F, |G|]`` of an equivariant method."""
-    from invlatent.latentfile import input_hash, make_step
+    from invlatent.latentfile import input_hash
 
     out, extras = project_with_extras(
         lf.action, lf.z, lf.mask, method=method, dim=dim, seed=seed, key_channel=key_channel
     )
+    options = {"method": method, "dim": dim, "key_channel": key_channel, "seed": seed}
+    return projected_file(lf, out, extras, options, source, input_hash(lf))
+
+
+def projected_file(lf, out, extras: dict, options: dict, source: str, sha256: str):
+    """The output file of a projection: ``out`` (B, D) in the method's output layout, the extra
+    tensors, the input's other tensors and metadata, and the history step (also used by the
+    streaming writer, with shape-only arrays)."""
+    from invlatent.latentfile import make_step
+
+    method, seed = options["method"], options.get("seed", 0)
     action = get_method(lf.action, method).output_action(lf.action)
     if not action.is_invariant:
         out = out.reshape(len(out), -1, action.group_size)
-    options = {"method": method, "dim": dim, "key_channel": key_channel}
-    step = make_step("project", options, inputs=[(source, input_hash(lf))], seed=seed)
+    opts = {k: options.get(k) for k in ("method", "dim", "key_channel")}
+    step = make_step("project", opts, inputs=[(source, sha256)], seed=seed)
     return lf.with_step(
         step,
         z=out,
