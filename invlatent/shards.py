@@ -12,6 +12,7 @@ from __future__ import annotations
 import glob
 import json
 import os
+import tempfile
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -21,6 +22,7 @@ from invlatent import safetensors_io as sio
 from invlatent.latentfile import LatentFile, LatentFileError
 
 MANIFEST = "dataset.json"
+JOIN_IN_MEMORY = 1 << 30  # bytes per tensor; larger data sets are joined on disk
 FORMAT = "invlatent-dataset/1"
 
 
@@ -74,7 +76,7 @@ def read_dataset(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
     ds = open_dataset(source)
     parts = [lfm.read(f, allow_nonfinite=allow_nonfinite) for f in ds.shards]
     first = parts[0]
-    joined = {name: np.concatenate([p.tensors()[name] for p in parts]) for name in first.tensors()}
+    joined = {name: _join([p.tensors()[name] for p in parts], ds.rows) for name in first.tensors()}
     known = {k: joined.pop(k, None) for k in lfm.KNOWN_TENSORS}
     out = LatentFile(
         action=first.action,
@@ -86,6 +88,26 @@ def read_dataset(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
         **known,
     )
     out.source_bytes = ds.manifest or "\n".join(ds.shards).encode()
+    return out
+
+
+def _join(arrays: list[np.ndarray], rows: list[int]) -> np.ndarray:
+    """One tensor's rows over all shards: in memory up to ``JOIN_IN_MEMORY`` bytes, else in an
+    unnamed temporary file, memory-mapped (disk, not memory), filled block by block. A tensor
+    without a row per sample (no batch axis) is the first shard's."""
+    if any(a.ndim == 0 or len(a) != n for a, n in zip(arrays, rows, strict=True)):
+        return arrays[0]
+    shape = (sum(rows), *arrays[0].shape[1:])
+    if int(np.prod(shape, dtype=np.int64)) * arrays[0].dtype.itemsize <= JOIN_IN_MEMORY:
+        return np.concatenate(arrays)
+    out = np.memmap(tempfile.TemporaryFile(), dtype=arrays[0].dtype, mode="w+", shape=shape)
+    start = 0
+    for a in arrays:
+        step = max(1, lfm.BLOCK // max(1, a[:1].nbytes))
+        for i in range(0, len(a), step):
+            block = a[i : i + step]
+            out[start + i : start + i + len(block)] = block
+        start += len(a)
     return out
 
 

@@ -111,3 +111,12 @@ def test_bad_shards_give_one_line_before_any_work(cli, tmp_path, how, words):
         assert_one_line_error(cli(*args), "dataset.json", *words)
     assert_one_line_error(cli("probe", "--task", "linear", ds), *words)
     assert sorted(os.listdir(tmp_path)) == ["ds"]
+
+
+def test_large_data_sets_are_joined_on_disk_not_in_memory(tmp_path, monkeypatch):
+    lf, ds = make_shards(tmp_path / "ds")
+    monkeypatch.setattr("invlatent.shards.JOIN_IN_MEMORY", 1000)
+    back = lfm.read(ds)
+    assert isinstance(back.z, np.memmap)
+    for name, arr in lf.tensors().items():
+        np.testing.assert_array_equal(back.tensors()[name], arr)
