@@ -10,8 +10,8 @@ rows) and all 12 targets; the model was trained on ``u0`` only, so 11 targets ar
 Baselines in the same run: the plain network (test MAE, equivariance, encoding speed), raw
 latents (every projection's probe score), loading the geometries alone (encoding time).
 
-Run: ``nice -n 10 .venv/bin/python bench/bench_mol3d.py [--train]`` (about 45 minutes with
---train on the shared 2-core machine; writes bench/results/mol3d.json, latents in out/mol3d/,
+Run: ``nice -n 10 .venv/bin/python bench/bench_mol3d.py [--train]`` (19 minutes with trained
+models, about 62 with --train, on the shared 2-core machine; writes bench/results/mol3d.json, latents in out/mol3d/,
 pictures in docs/img/mol3d_*.png).
 """
 
@@ -73,7 +73,10 @@ def model_facts(path: str) -> dict:
         "steps": last["steps"],
         "molecules_seen": last["molecules_seen"],
         "train_loop_s": last["seconds"],
-        "val_mae_curve": [(h["seconds"], h["val_mae"]) for h in cfg["history"]],
+        "val_mae_curve": [
+            {"seconds": h["seconds"], "molecules_seen": h["molecules_seen"], **h["val_mae"]}
+            for h in cfg["history"]
+        ],
     }
 
 
@@ -123,8 +126,9 @@ def subset(n: int, seed: int, path: str) -> None:
              target_names=np.array(g.target_names), ids=g.ids, split=g.split)  # fmt: skip
 
 
-def probes(model: str, data: str, layer: str, tag: str) -> dict:
-    """Ridge and kNN R² per target: raw latents, each projection, the model's own scalars."""
+def probes(model: str, data: str, layer: str, tag: str, plain: str | None = None) -> dict:
+    """Ridge and kNN R² per target: raw latents, each projection, the model's own scalars (and
+    the plain baseline's pooled latents, what augmentation offers instead)."""
     from invlatent.molecules.qm9 import TARGETS
 
     z = os.path.join(OUT, f"{tag}_{layer}.st")
@@ -141,6 +145,13 @@ def probes(model: str, data: str, layer: str, tag: str) -> dict:
     )
     files.append(zi)
     labels.append("own-scalars")
+    if plain:
+        zb = os.path.join(OUT, f"{tag}_plain_graph.st")
+        subprocess.run(
+            [*CLI, "encode", plain, data, *POSE, "--layer", "graph", "-o", zb], check=True
+        )
+        files.append(zb)
+        labels.append("plain-graph")
     names = [n for n, _, _ in TARGETS]
     out = {}
     for task in ("ridge", "knn"):
@@ -160,7 +171,8 @@ def _table(report: dict, labels: list[str], names: list[str]) -> dict:
         rows[label] = {t: round(float(_r2(r["summary"]["targets"][t])), 4) for t in names}
     held_out = [t for t in names if t != "u0"]
     wins = {m: sum(rows[m][t] > rows["raw"][t] for t in held_out) for m in labels if m != "raw"}
-    best = {t: max(rows[m][t] for m in labels if m not in ("raw", "own-scalars")) for t in held_out}
+    projections = [m for m in labels if m not in ("raw", "own-scalars", "plain-graph")]
+    best = {t: max(rows[m][t] for m in projections) for t in held_out}
     return {
         "r2": rows,
         "wins_over_raw_held_out": wins,
@@ -178,7 +190,7 @@ def pictures(model: str, data: str, seed: int) -> dict:
     """PCA/UMAP panels raw vs invariant, coloured by the gap; test molecules in 6 poses each
     (copies sharing an id), 6 of these orbits drawn."""
     out = {}
-    for layer, method in (("graph", "power"), ("nodes", "canonical")):
+    for layer, method in (("graph", "power"), ("nodes", "norm")):
         z = os.path.join(OUT, f"orbits_{layer}.st")
         subprocess.run([*CLI, "encode", model, data, *POSE, "--layer", layer, "--copies", "6",
                         "--split", "test", "--seed", str(seed), "-o", z], check=True)  # fmt: skip
@@ -243,7 +255,7 @@ def main() -> None:
         subset(args.nodes_n, 0, small)
         res["probes_nodes"] = probes(model, small, "nodes", "probe_small")
         _say("probes nodes", _wins(res["probes_nodes"]))
-        res["probes_graph"] = probes(model, data, "graph", "probe")
+        res["probes_graph"] = probes(model, data, "graph", "probe", plain)
         _say("probes graph", _wins(res["probes_graph"]))
     if "pictures" not in skip:
         res["pictures"] = pictures(model, os.path.join(OUT, "probe_subset_small.npz"), 0)
