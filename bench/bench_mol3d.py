@@ -11,8 +11,8 @@ Baselines in the same run: the plain network (test MAE, equivariance, encoding s
 latents (every projection's probe score), loading the geometries alone (encoding time).
 
 Run: ``nice -n 10 .venv/bin/python bench/bench_mol3d.py [--train]`` (19 minutes with trained
-models, about 62 with --train, on the shared 2-core machine; writes bench/results/mol3d.json, latents in out/mol3d/,
-pictures in docs/img/mol3d_*.png).
+models, about 62 with --train, on the shared 2-core machine; writes bench/results/mol3d.json,
+latents in out/mol3d/, pictures in docs/img/mol3d_*.png).
 """
 
 from __future__ import annotations
