@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -42,14 +43,9 @@ def page(tmp_path_factory):
     cmd = ["-m", "invlatent", "report", *map(str, files), "-o", str(html), "--json",
            "--tasks", "linear", "--embeddings", "pca", "--samples", "48", "--pairs", "200",
            "--orbits", "2", "--folds", "3"]  # fmt: skip
-    res = subprocess.run(_python() + cmd, capture_output=True, text=True, check=True)
+    res = subprocess.run([sys.executable, *cmd], capture_output=True, text=True)
+    assert res.returncode == 0, res.stderr
     return html, json.loads(res.stdout), tmp
-
-
-def _python() -> list[str]:
-    import sys
-
-    return [sys.executable]
 
 
 def _chromium(tmp, *args: str) -> subprocess.CompletedProcess:
