@@ -33,7 +33,7 @@ IMG = os.path.join(ROOT, "docs", "img")
 CLI = [sys.executable, "-m", "invlatent"]
 POSE = ["--rotate", "random", "--permute", "random"]
 METHODS = {  # the O(3) issue's projections per action kind
-    "nodes": ("norm", "power", "bispectrum", "canonical"),
+    "nodes": ("norm", "power", "bispectrum", "norm-sum", "canonical"),
     "graph": ("norm", "power", "bispectrum", "canonical", "random-max"),
 }
 

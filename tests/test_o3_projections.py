@@ -70,7 +70,7 @@ def test_same_seed_same_bytes_and_rows_independent(group, method, rng):
     np.testing.assert_allclose(half, a[:7], atol=1e-6)
 
 
-@pytest.mark.parametrize("method", ["norm", "power", "bispectrum", "canonical"])
+@pytest.mark.parametrize("method", ["norm", "power", "bispectrum", "norm-sum", "canonical"])
 def test_padded_nodes_do_not_matter_and_empty_rows_are_zero(method, rng):
     z, mask = make_batch("sn*o3:2x0e+2x1o+1x2e", rng)
     noisy = np.where(mask[..., None], z, 1e3).astype(np.float32)
@@ -88,14 +88,15 @@ def _two_atom_sets():
     return np.stack([a, b]).astype(np.float32)
 
 
-def test_canonical_keeps_relative_orientation_between_nodes():
+def test_canonical_and_norm_sum_keep_relative_orientation_between_nodes():
     group = "sn*o3:1x0e+1x1o"
     z = _two_atom_sets()
     for m in ("norm", "power", "bispectrum"):  # per-node invariants cannot tell them apart
         p = project_array(group, z, method=m)
         np.testing.assert_allclose(p[0], p[1], atol=1e-6)
-    p = project_array(group, z, method="canonical")
-    assert np.linalg.norm(p[0] - p[1]) > 0.5
+    for m in ("canonical", "norm-sum"):
+        p = project_array(group, z, method=m)
+        assert np.linalg.norm(p[0] - p[1]) > 0.5, m
     d = quotient_distance(group, z[:1], z[1:])
     assert d[0] > 0.5  # the two sets really lie on different orbits
 

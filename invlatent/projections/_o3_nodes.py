@@ -8,6 +8,9 @@ Two kinds:
   invariants map to the same point even when their vectors point differently.
 - ``canonical`` keeps relative orientations: every node is rotated by the one frame taken from
   the node sum (over real nodes), then the nodes are sorted. Its element (R, P) is stored.
+- ``norm-sum`` keeps them in aggregate and without a frame: the sorted per-node norms beside the
+  o3 ``power`` of the node sum, i.e. how the nodes' vectors add up (a dipole-like quantity).
+  It is continuous everywhere, where ``canonical`` jumps as its frame does.
 """
 
 from __future__ import annotations
@@ -37,12 +40,23 @@ def _per_node(features):
     return project
 
 
+def node_sum(action, z, mask) -> np.ndarray:
+    """The sum of the real nodes' irreps (b, D) in float64: an o3 vector of the whole set."""
+    real = np.ones(z.shape[:2], dtype=bool) if mask is None else mask
+    return (z.astype(np.float64) * real[..., None]).sum(axis=1)
+
+
+def norm_sum(action, z, mask, p):
+    """Sorted per-node norms, then the Gram matrices per class of the node sum (o3 ``power``)."""
+    per_node, _ = sort_nodes(_o3.norm_features(action, z), mask)
+    pooled = _o3.power_features(action, node_sum(action, z, mask)).astype(np.float32)
+    return np.concatenate([per_node, pooled], axis=1), {}
+
+
 def canonical(action, z, mask, p):
     """Rotate all nodes by the frame of their sum (real nodes), then sort the nodes; stores
     ``canon`` (R), ``canon_rank`` (3 = frame fixed by the content), ``perm`` and ``n_nodes``."""
-    real = np.ones(z.shape[:2], dtype=bool) if mask is None else mask
-    pooled = (z.astype(np.float64) * real[..., None]).sum(axis=1)
-    R, rank = _o3.frame(action, pooled)
+    R, rank = _o3.frame(action, node_sum(action, z, mask))
     turned = irreps.rotate(action.irreps, z, R).astype(np.float32)
     out, perm = sort_nodes(turned, mask)
     extras = {"canon": R, "canon_rank": rank, "perm": perm.astype(np.int64)}
@@ -65,6 +79,10 @@ METHODS = [
     Method("bispectrum", "sn*o3", _per_node(_o3.bispectrum_features), "per node: o3 "
            "bispectrum; nodes sorted", "n·(power + m·#reference pairs)",
            injective="no (loses orientations between nodes)"),
+    Method("norm-sum", "sn*o3", norm_sum, "per-node norms, nodes sorted, plus the o3 power of "
+           "the node sum: keeps how the nodes' vectors add up (relative orientation, e.g. a "
+           "dipole), continuous, no frame", "n·#copies + (z0 + sum m(m+1)/2)",
+           injective="no (keeps relative orientation only in aggregate)"),
     Method("canonical", "sn*o3", canonical, "rotate every node by the frame of the node sum, "
            "then sort the nodes: keeps relative orientations", "n·D",
            injective="yes (frame rank 3)", element="canon, perm", cross_section=True),
