@@ -118,3 +118,77 @@ def test_graph_vae_trains_and_encodes_under_torchrun(cli, tmp_path):
     union = lfm.read(str(tmp_path / "z"))
     for name, arr in single.tensors().items():
         np.testing.assert_array_equal(union.tensors()[name], arr, err_msg=name)
+
+
+def _molecule_npz(path, n: int = 40) -> None:
+    """Random 3-9 atom H/C/N/O point clouds whose target is a sum over their atoms."""
+    rng = np.random.default_rng(0)
+    counts = rng.integers(3, 10, n)
+    pos = np.zeros((n, 9, 3), np.float32)
+    species = np.zeros((n, 9), np.int64)
+    for b, c in enumerate(counts):
+        pos[b, :c] = rng.normal(0, 1.6, (c, 3))
+        species[b, :c] = rng.choice([1, 6, 7, 8], c)
+    np.savez(path, pos=pos, species=species, targets=species.sum(1) / 10.0)
+
+
+MOL3D = ["--targets", "t0", "--epochs", "2", "--irreps", "4x0e+1x1o", "--layers", "1",
+         "--batch-size", "8", "--max-minutes", "0", "--threads", "1", "--seed", "2"]  # fmt: skip
+
+
+def _weights_and_config(path) -> tuple[dict, dict]:
+    """A checkpoint's weights and its config less the wall-clock seconds of its history."""
+    from invlatent.checkpoint import load_checkpoint
+
+    state, config = load_checkpoint(str(path))
+    for rec in config["history"]:
+        rec.pop("seconds")
+    return state, config
+
+
+def _assert_same_run(a, b) -> None:
+    (sa, ca), (sb, cb) = _weights_and_config(a), _weights_and_config(b)
+    assert sa.keys() == sb.keys() and ca == cb
+    for name in sa:
+        assert sa[name].tobytes() == sb[name].tobytes(), name
+
+
+def test_mol3d_one_process_takes_the_plain_path_and_is_reproducible(cli, monkeypatch, tmp_path):
+    pytest.importorskip("e3nn")
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("one process must not start a process group or DDP")
+
+    monkeypatch.setattr("torch.distributed.init_process_group", refuse)
+    monkeypatch.setattr("torch.nn.parallel.DistributedDataParallel", refuse)
+    _molecule_npz(tmp_path / "mols.npz")
+    for i in (0, 1):
+        r = cli("train", "mol3d", "--data", tmp_path / "mols.npz", *MOL3D, "-o", tmp_path / f"{i}")
+        assert r.exit_code == 0, r.stderr
+    _assert_same_run(tmp_path / "0", tmp_path / "1")
+    cfg = _weights_and_config(tmp_path / "0")[1]
+    assert "processes" not in cfg["train"]
+    assert cfg["history"][-1]["molecules_seen"] == cfg["history"][-1]["steps"] * 8
+
+
+@pytest.mark.slow
+def test_mol3d_trains_under_torchrun_reproducibly_and_only_rank_0_writes(cli, tmp_path):
+    pytest.importorskip("e3nn")
+    _molecule_npz(tmp_path / "mols.npz")
+    for i in (0, 1):
+        r = torchrun("train", "mol3d", "--data", tmp_path / "mols.npz", *MOL3D, "-o",
+                     tmp_path / f"m{i}.pt")  # fmt: skip
+        assert r.returncode == 0, r.stderr[-2000:]
+        assert r.stderr.count("mol3d e3nn:") == r.stderr.count("test MAE") == 1, r.stderr
+        assert r.stderr.count("epoch 2.00/2") == r.stderr.count("wrote") == 1, r.stderr
+    assert sorted(os.listdir(tmp_path)) == ["m0.pt", "m1.pt", "mols.npz"]
+    _assert_same_run(tmp_path / "m0.pt", tmp_path / "m1.pt")
+    cfg = _weights_and_config(tmp_path / "m0.pt")[1]
+    last = cfg["history"][-1]
+    per_rank = -(-cfg["data"]["train"] // 2)
+    assert cfg["train"]["processes"] == 2 and last["steps"] == 2 * -(-per_rank // 8)
+    assert last["molecules_seen"] == last["steps"] * 8 * 2
+    r = cli("encode", tmp_path / "m0.pt", tmp_path / "mols.npz", "--layer", "graph")
+    assert r.exit_code == 0, r.stderr
+    z = lfm.loads(r.stdout_bytes).z
+    assert len(z) == 40 and np.isfinite(z).all()

@@ -86,12 +86,18 @@ def mol3d(
         lr=lr,
         augment=augment,
         threads=threads,
-        max_minutes=max_minutes or None,
+        max_minutes=max_minutes,
     )
     if max_minutes == 0:
         config["train"]["max_minutes"] = None
-    save_checkpoint(output, state, config)
-    say(f"wrote {output}")
+    from invlatent.distributed import finish, from_env
+
+    ctx = from_env()
+    if ctx.is_main:
+        save_checkpoint(output, state, config)
+        say(f"wrote {output}")
+    ctx.barrier()
+    finish()
 
 
 def _check_irreps(text: str) -> None:

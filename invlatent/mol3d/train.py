@@ -1,8 +1,14 @@
 """Training a 3-D network on geometries: standardised targets, seeded batches, a cosine schedule
-that can follow a time budget, validation MAE per epoch, test MAE at the end, a checkpoint."""
+that can follow a time budget, validation MAE per epoch, test MAE at the end, a checkpoint.
+
+Under ``torchrun`` each process trains on its DistributedSampler share of every epoch, DDP averages
+the gradients, the time budget is measured as the slowest rank's, and rank 0 alone validates and
+logs (see :mod:`invlatent.distributed`); one process runs exactly the plain loop.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import time
@@ -10,6 +16,7 @@ from collections.abc import Callable
 
 import numpy as np
 
+from invlatent import distributed
 from invlatent.errors import InvlatentError
 from invlatent.mol3d.data import QM9_SPECIES, Geometries, load_geometries
 from invlatent.mol3d.defaults import ARCHITECTURES, EXTENSIVE, MODEL_DEFAULTS, TRAIN_DEFAULTS
@@ -34,6 +41,8 @@ def train_mol3d(
         raise InvlatentError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     opts = {**TRAIN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     opts["augment"] = arch == "plain" if opts["augment"] is None else bool(opts["augment"])
+    ctx = distributed.init("cpu")
+    log = log if ctx.is_main else _quiet
     torch.set_num_threads(int(opts["threads"]))
     torch.manual_seed(seed)
     geo = load_geometries(data, opts["limit"])
@@ -48,13 +57,20 @@ def train_mol3d(
     cfg = _model_config(arch, train, _species(geo), names, model_opts or {})
     norm = fit_standardisation(train, names, cfg["species"])
     net = build_model(cfg)
-    history = _fit(net, train, val, norm, opts, seed, log)
-    test_mae = mae(net, test, norm) if len(test) else {}
+    history = _fit(net, train, val, norm, opts, seed, log, ctx)
+    test_mae = mae(net, test, norm) if len(test) and ctx.is_main else {}
     if test_mae:
         log("test MAE  " + _mae_text(test_mae, geo, names))
     state = {k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()}
     splits = {"train": len(train), "val": len(val), "test": len(test)}
-    return state, _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae)
+    config = _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae)
+    if ctx.active:
+        config["train"]["processes"] = ctx.world
+    return state, config
+
+
+def _quiet(message: str) -> None:
+    """The log of ranks other than 0 under torchrun: nothing."""
 
 
 def _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae) -> dict:
@@ -173,32 +189,46 @@ def _mae_text(m: dict, geo: Geometries, names: list[str]) -> str:
     return "  ".join(parts)
 
 
-def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: int, log):
+def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: int, log, ctx=None):
     """The optimisation loop; ``net`` ends with the EMA weights, the ones validated.
 
     Validation MAE (EMA weights, ``monitor`` seeded val molecules) is measured and logged at every
     eighth of the schedule and at the end: with a time budget an epoch over QM9 can outlast it.
+    Under torchrun (``ctx.active``) a rank steps through its share of each epoch (``batch_size``
+    molecules per process and step), rotations are drawn per rank, and rank 0 validates.
     """
     import torch
 
-    rng = np.random.default_rng(seed)
+    ctx = ctx or distributed.Context()
+    ddp = ctx.wrap(net)
+    rng = np.random.default_rng([seed, ctx.rank] if ctx.active else seed)
     y = torch.from_numpy(standardised(train, norm))
-    per_epoch = -(-len(train) // opts["batch_size"])
+    rows = -(-len(train) // ctx.world)  # per rank (DistributedSampler pads the last share)
+    per_epoch = -(-rows // opts["batch_size"])
     optim = torch.optim.AdamW(net.parameters(), lr=opts["lr"], weight_decay=0.0)
-    clock = _Clock(per_epoch * opts["epochs"], opts["max_minutes"])
+    clock = _Clock(per_epoch * opts["epochs"], opts["max_minutes"], ctx)
     ema = copy.deepcopy(net).eval().requires_grad_(False)
     pick = np.random.default_rng(seed + 1).permutation(len(val))[: opts["monitor"]]
-    monitor = val.take(np.sort(pick))
-    history, losses, mark = [], [], 1
+    monitor = val.take(np.sort(pick) if ctx.is_main else np.arange(0))
+    history, losses, mark, epoch = [], [], 1, 0
     while clock.fraction() < 1.0:
-        for idx in np.array_split(rng.permutation(len(train)), per_epoch):
-            losses.append(_step(net, optim, train, idx, y, opts, rng, clock))
+        order = (
+            ctx.epoch_indices(len(train), seed, epoch)
+            if ctx.active
+            else rng.permutation(len(train))
+        )
+        epoch += 1
+        for idx in np.array_split(order, per_epoch):
+            with _guard(ctx):
+                losses.append(_step(ddp, net, optim, train, idx, y, opts, rng, clock))
             _ema_update(ema, net, opts["ema"], clock.step)
             clock.step += 1
+            clock.agree()
             done = clock.fraction() >= 1.0
             if done or clock.fraction() >= mark / 8:
-                history.append(_record(ema, monitor, norm, losses, clock, per_epoch, opts))
-                log(_progress(history[-1], opts["epochs"], monitor))
+                if ctx.is_main:
+                    history.append(_record(ema, monitor, norm, losses, clock, per_epoch, opts))
+                    log(_progress(history[-1], opts["epochs"], monitor))
                 losses, mark = [], int(clock.fraction() * 8) + 1  # after validating
             if done:
                 break
@@ -206,18 +236,24 @@ def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: 
     return history
 
 
+def _guard(ctx):
+    """Under torchrun a peer's failure inside a step becomes one line, not a traceback."""
+    return distributed.collective("training step") if ctx.active else contextlib.nullcontext()
+
+
 def _record(ema, monitor, norm, losses, clock, per_epoch: int, opts: dict) -> dict:
     return {
         "epoch": round(clock.step / per_epoch, 3),
         "steps": clock.step,
-        "molecules_seen": clock.step * opts["batch_size"],
+        "molecules_seen": clock.step * opts["batch_size"] * clock.world,
         "loss": round(float(np.mean(losses)), 5),
         "seconds": round(clock.elapsed(), 1),
         "val_mae": mae(ema, monitor, norm) if len(monitor) else {},
     }
 
 
-def _step(net, optim, train: Geometries, idx, y, opts: dict, rng, clock) -> float:
+def _step(ddp, net, optim, train: Geometries, idx, y, opts: dict, rng, clock) -> float:
+    """One optimisation step, forward through ``ddp`` (``net`` itself, or its DDP wrapper)."""
     import torch
 
     for group in optim.param_groups:
@@ -226,7 +262,7 @@ def _step(net, optim, train: Geometries, idx, y, opts: dict, rng, clock) -> floa
     if opts["augment"]:
         rot = random_rotations(rng, len(idx))
         pos = np.einsum("bnj,bij->bni", pos.astype(np.float64), rot).astype(np.float32)
-    out = net(
+    out = ddp(
         torch.from_numpy(pos),
         torch.from_numpy(train.species[idx]),
         torch.from_numpy(train.mask[idx]),
@@ -249,18 +285,32 @@ def _ema_update(ema, net, decay: float, step: int) -> None:
 
 
 class _Clock:
-    """Training progress in [0, 1]: by steps, or by wall time when a time budget is set."""
+    """Training progress in [0, 1]: by steps, or by wall time when a time budget is set.
 
-    def __init__(self, total_steps: int, max_minutes: float | None) -> None:
+    Under torchrun the wall time is the slowest rank's, agreed after every step (``agree``), so
+    that every rank sets the same learning rate and stops at the same step.
+    """
+
+    def __init__(self, total_steps: int, max_minutes: float | None, ctx=None) -> None:
         self.total, self.budget = total_steps, max_minutes
         self.step, self.start = 0, time.time()
+        self.ctx = ctx or distributed.Context()
+        self.world, self.shared = self.ctx.world, 0.0
 
     def elapsed(self) -> float:
         return time.time() - self.start
 
+    def agree(self) -> None:
+        """Under torchrun with a time budget: adopt the largest elapsed time of all ranks."""
+        if self.ctx.active and self.budget:
+            self.shared = max(self.ctx.gather(self.elapsed()))
+
     def fraction(self) -> float:
         by_steps = self.step / self.total
-        return by_steps if not self.budget else max(by_steps, self.elapsed() / (60 * self.budget))
+        if not self.budget:
+            return by_steps
+        seconds = self.shared if self.ctx.active else self.elapsed()
+        return max(by_steps, seconds / (60 * self.budget))
 
 
 def _cosine(fraction: float, warm: float = 0.03, floor: float = 0.01) -> float:
