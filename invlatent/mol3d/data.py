@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -92,22 +92,10 @@ def load_geometries(data: str, limit: int | None = None) -> Geometries:
 
 def load_qm9_geometries(limit: int | None = None, folder: str | None = None) -> Geometries:
     """QM9 from qm9pack: coordinates of every atom, atomic numbers, the 12 targets, the split."""
-    import pandas as pd
+    from invlatent.molecules.qm9 import QM9_SIZE, TARGETS, read_qm9_columns, split_codes
 
-    from invlatent.molecules.qm9 import QM9_SIZE, TARGETS, qm9_folder, split_codes
-
-    folder = folder or qm9_folder()
     cols = ["N_atoms", "Elements", "XYZ_Ang"] + [c for _, c, _ in TARGETS]
-    frames, left = [], limit
-    for part in (1, 2, 3):
-        if left is not None and left <= 0:
-            break
-        path = os.path.join(folder, f"qm9_part{part}.csv")
-        if not os.path.exists(path):
-            raise InvlatentError(f"qm9: {path} is missing from the qm9pack installation")
-        frames.append(pd.read_csv(path, usecols=cols, nrows=left))
-        left = None if left is None else left - len(frames[-1])
-    df = pd.concat(frames, ignore_index=True)
+    df = read_qm9_columns(cols, limit, folder)
     targets = df[[c for _, c, _ in TARGETS]].to_numpy(np.float32)
     pos, species, mask, ok, rejected = _parse_rows(
         df["Elements"].tolist(), df["XYZ_Ang"].tolist(), df["N_atoms"].tolist(), targets
@@ -256,23 +244,11 @@ def pad_to(geo: Geometries, n: int) -> Geometries:
     if have > n:
         if geo.mask[:, n:].any():
             raise InvlatentError(f"{geo.source}: molecules with more than {n} atoms")
-        return Geometries(geo.pos[:, :n], geo.species[:, :n], geo.mask[:, :n], *_rest(geo))
+        return replace(geo, pos=geo.pos[:, :n], species=geo.species[:, :n], mask=geo.mask[:, :n])
     extra = n - have
-    return Geometries(
-        np.pad(geo.pos, ((0, 0), (0, extra), (0, 0))),
-        np.pad(geo.species, ((0, 0), (0, extra))),
-        np.pad(geo.mask, ((0, 0), (0, extra))),
-        *_rest(geo),
-    )
-
-
-def _rest(geo: Geometries) -> tuple:
-    return (
-        geo.ids,
-        geo.split,
-        geo.targets,
-        geo.target_names,
-        geo.target_units,
-        geo.source,
-        geo.rejected,
+    return replace(
+        geo,
+        pos=np.pad(geo.pos, ((0, 0), (0, extra), (0, 0))),
+        species=np.pad(geo.species, ((0, 0), (0, extra))),
+        mask=np.pad(geo.mask, ((0, 0), (0, extra))),
     )

@@ -3,6 +3,8 @@ atom orders, and applying them to padded geometries."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 
 from invlatent.mol3d.data import Geometries
@@ -32,15 +34,4 @@ def posed(geo: Geometries, rot: np.ndarray | None, perm: np.ndarray | None) -> G
         pos = np.take_along_axis(pos, perm[:, :, None], axis=1)
         species = np.take_along_axis(species, perm, axis=1)
         mask = np.take_along_axis(mask, perm, axis=1)
-    return Geometries(
-        pos,
-        species,
-        mask,
-        geo.ids,
-        geo.split,
-        geo.targets,
-        geo.target_names,
-        geo.target_units,
-        geo.source,
-        geo.rejected,
-    )
+    return replace(geo, pos=pos, species=species, mask=mask)

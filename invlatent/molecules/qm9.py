@@ -71,12 +71,12 @@ def qm9_folder() -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "data")
 
 
-def load_qm9(limit: int | None = None, folder: str | None = None) -> MoleculeTable:
-    """QM9 SMILES, the 12 standard targets (float32) and the fixed split; first ``limit`` rows."""
+def read_qm9_columns(cols: list[str], limit: int | None = None, folder: str | None = None):
+    """The columns ``cols`` of qm9pack's three CSV parts joined in order (a pandas DataFrame),
+    the first ``limit`` rows only; shared by the graph (SMILES) and 3-D (XYZ) readers."""
     import pandas as pd
 
     folder = folder or qm9_folder()
-    cols = ["SMILES"] + [c for _, c, _ in TARGETS]
     frames, left = [], limit
     for part in (1, 2, 3):
         if left is not None and left <= 0:
@@ -86,7 +86,12 @@ def load_qm9(limit: int | None = None, folder: str | None = None) -> MoleculeTab
             raise InvlatentError(f"qm9: {path} is missing from the qm9pack installation")
         frames.append(pd.read_csv(path, usecols=cols, nrows=left))
         left = None if left is None else left - len(frames[-1])
-    df = pd.concat(frames, ignore_index=True)
+    return pd.concat(frames, ignore_index=True)
+
+
+def load_qm9(limit: int | None = None, folder: str | None = None) -> MoleculeTable:
+    """QM9 SMILES, the 12 standard targets (float32) and the fixed split; first ``limit`` rows."""
+    df = read_qm9_columns(["SMILES"] + [c for _, c, _ in TARGETS], limit, folder)
     ids = np.arange(len(df), dtype=np.int64)
     return MoleculeTable(
         smiles=df["SMILES"].astype(str).tolist(),
