@@ -199,6 +199,7 @@ def test_torchscript_and_export_encoders(tmp_path, cli):
         (["--rotate", "sideways"], "--rotate"),
         (["--copies", "0"], "--copies"),
         (["--split", "val"], "no 'val' samples"),
+        (["--rotate", "random", "--improper"], "--improper is for 3-D molecule models"),
     ],
 )
 def test_encode_rejects_bad_options(models, cli, args, fragment):

@@ -87,6 +87,10 @@ def test_encode_graph_invariant_layers_copies_and_inversions(cli, model):
     assert graph.mask is None and graph.g_kind == "rotation"
     assert graph.ids.tolist() == np.repeat(np.arange(24), 3).tolist()
     assert (np.linalg.det(graph.g) < 0).any() and (np.linalg.det(graph.g) > 0).any()
+    same, _ = _encode(
+        cli, model, "--layer", "graph", "--rotate", "random", "--improper", "--copies", 3
+    )
+    assert same == _encode(cli, model, "--layer", "graph", "--rotate", "o3", "--copies", 3)[0]
     _, inv = _encode(cli, model, "--layer", "invariant", "--rotate", "random", "--copies", 3)
     assert str(inv.action) == "trivial" and inv.z.shape == (72, 8)
     spread = np.abs(inv.z.reshape(24, 3, 8) - inv.z.reshape(24, 3, 8)[:, :1]).max()
@@ -115,6 +119,7 @@ def test_encode_xyz_file_and_its_malformed_frame(cli, model, tmp_path):
         (["--layer", "mean"], "--layer for a 3-D model"),
         (["--permute", "sorted"], "--permute must be"),
         (["--split", "dev"], "--split must be"),
+        (["--improper"], "--improper needs --rotate random"),
     ],
 )
 def test_encode_bad_options_are_one_line_errors(cli, model, args, fragment):

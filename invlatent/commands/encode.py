@@ -42,8 +42,16 @@ def encode(
         str | None, Opt(help="so2 frequencies of a TorchScript encoder's output.")
     ] = None,
     rotate: Annotated[
-        str, Opt(help="Images: none, random, cN or angles=a,b,... (degrees).")
+        str,
+        Opt(
+            help="Images: none, random, cN or angles=a,b,... (degrees). 3-D molecules: none, "
+            "random (Haar-random rotations, g = R), so3 or o3 (= random --improper)."
+        ),
     ] = "none",
+    improper: Annotated[
+        bool,
+        Opt(help="3-D molecules with --rotate random: include inversions (det R = -1, O(3))."),
+    ] = False,
     copies: Annotated[int, Opt(help="Images: rotated copies per image, sharing an id.")] = 1,
     permute: Annotated[
         str, Opt(help="Molecules: none or random node order (recorded in g).")
@@ -85,6 +93,8 @@ def encode(
         device=device,
     )
     if torchscript or onnx:
+        if improper:
+            fail("--improper is for 3-D molecule models (train mol3d), not foreign image encoders")
         if torchscript and onnx:
             fail("--torchscript and --onnx exclude each other: say which format MODEL is")
         flag = "--onnx" if onnx else "--torchscript"
@@ -106,8 +116,19 @@ def encode(
             if family != "images":
                 fail("--lift turns images; it does not apply to molecule models")
             opts["lift"] = lift
+        if improper:
+            opts["rotate"] = _improper_rotate(family, rotate)
         lf = encoder(model, data, **opts)
     write_latents(lf, output, device)
+
+
+def _improper_rotate(family: str, rotate: str) -> str:
+    """The 3-D molecule pose of ``--rotate random --improper``: Haar-random elements of O(3)."""
+    if family != "mol3d":
+        fail("--improper is for 3-D molecule models (train mol3d): inversions act on 3-D points")
+    if rotate not in ("random", "o3"):
+        fail(f"--improper needs --rotate random (got --rotate {rotate})")
+    return "o3"
 
 
 def _family_encoder(model: str):
