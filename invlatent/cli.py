@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import signal
+import sys
+
 import typer
 
 from invlatent.commands import (
@@ -41,4 +44,11 @@ app.command("report")(report.report)
 
 def main() -> None:
     """Entry point of the ``invlatent`` console script."""
+    signal.signal(signal.SIGTERM, _terminated)
     app()
+
+
+def _terminated(signum, frame) -> None:
+    """SIGTERM (``kill``, a scheduler, torchrun) unwinds like an error, so that temporary
+    outputs (a sharded project's hidden folder) are removed; exit status 128 + 15."""
+    sys.exit(143)

@@ -146,6 +146,23 @@ def test_a_killed_projection_leaves_nothing(tmp_path):
     assert sorted(os.listdir(tmp_path)) == ["z.st"]
 
 
+def test_a_terminated_sharded_projection_leaves_no_hidden_folder(tmp_path):
+    ds = tmp_path / "ds"
+    ds.mkdir()
+    for k in range(2):
+        big_c8(ds / f"part-{k}.st", 100_000)
+    args = ("project", "-m", "bispectrum", "--chunk-mb", 1, ds, "-o", tmp_path / "out")
+    proc = invlatent(*args, cwd=ROOT)
+    deadline = time.time() + 60
+    while _written(proc.pid) < 4 << 20 and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "finished before it could be stopped"
+    assert any(name.endswith(".part") for name in os.listdir(tmp_path))  # it was writing
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait() == 143
+    assert sorted(os.listdir(tmp_path)) == ["ds"]
+
+
 def test_a_full_disk_gives_one_line_and_no_file(tmp_path):
     src = tmp_path / "z.st"
     big_c8(src, 50_000)
