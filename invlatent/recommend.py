@@ -147,7 +147,7 @@ def probe_scores(lf, methods: list[str], seed: int, rows: int, folds: int = 3):
     from invlatent.probe import run_probe
     from invlatent.projections import project
 
-    target = _target(lf)
+    target = target_of(lf)
     if target is None or len(methods) < 2:
         return None, ""
     sub = lf.subset(np.sort(np.random.default_rng(seed).permutation(len(lf))[:rows]))
@@ -162,7 +162,8 @@ def probe_scores(lf, methods: list[str], seed: int, rows: int, folds: int = 3):
     return scores, f"linear-probe {key.replace('_', ' ')}"
 
 
-def _target(lf) -> list[str] | None:
+def target_of(lf) -> list[str] | None:
+    """What a probe reads: the labels, else every target; None when the file has neither."""
     if lf.labels is not None and len(np.unique(np.asarray(lf.labels))) > 1:
         return ["labels"]
     if lf.targets is not None and lf.target_names:

@@ -13,6 +13,7 @@ import numpy as np
 from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, describe, write
 from invlatent.projections import get_method, guarantees, methods_for, project
+from invlatent.recommend import node_channels, recommend, target_of
 from invlatent.report._budget import Budget
 
 CLASSIFY_TASKS = ("linear", "knn", "mlp")
@@ -73,15 +74,6 @@ def run_check(lf: LatentFile, s: Settings, budget: Budget, name: str) -> dict | 
     result = check_file(lf, pairs=s.pairs, samples=s.samples, seed=s.seed)
     budget.done("check", len(methods), time.perf_counter() - t0)
     return result
-
-
-def target_of(lf: LatentFile) -> list[str] | None:
-    """What the probes read: the labels, else every target; None when the file has neither."""
-    if lf.labels is not None and len(np.unique(np.asarray(lf.labels))) > 1:
-        return ["labels"]
-    if lf.targets is not None and lf.target_names:
-        return list(lf.target_names)
-    return None
 
 
 def run_probes(lf: LatentFile, s: Settings, budget: Budget, name: str) -> list[dict]:
@@ -163,8 +155,6 @@ def _probe(paths: list[str], methods: list[str], task: str, target: list[str], s
 
 def recommendation(lf: LatentFile, check: dict | None, probes: list[dict], name: str, budget):
     """The recommended projection and why (from the linear probe when it ran), or why none."""
-    from invlatent.recommend import node_channels, recommend
-
     if check is None:
         budget.skip(f"{name}: recommendation (it needs check's measurements)")
         return {"method": None, "reason": "not made: check was skipped", "ranking": []}
