@@ -86,6 +86,26 @@ def accuracy(rep: dict) -> dict:
     return {r["name"]: r["summary"]["accuracy"]["mean"] for r in rep["results"]}
 
 
+def project_each(z: str, methods, prefix: str, reuse: bool) -> list[str]:
+    """``invlatent project --method M z`` into ``PREFIX_M.st`` for each method; the paths."""
+    files = [f"{prefix}_{m}.st" for m in methods]
+    for m, path in zip(methods, files, strict=True):
+        sh(["project", "--method", m, z], path, reuse)
+    return files
+
+
+def max_invariance_error(chk: dict) -> float:
+    """The largest measured invariance error of the methods ``check`` calls invariant."""
+    return max(r["invariance_error"] for r in chk["methods"] if r["invariant"] == "yes")
+
+
+def per_name(text: str, key: str, names, holds=None, unit: str = "", digits: int = 3):
+    """One claim per name: ``text`` and the figure ``r[key]``, ``{}`` filled by the name."""
+    return [
+        Claim(text.format(n), lambda r, k=key.format(n): r[k], holds, unit, digits) for n in names
+    ]
+
+
 # ---------------------------------------------------------------- case: rotated MNIST, C8 GCNN
 
 IMAGE_METHODS = ("pool-max", "pool-mean", "power", "bispectrum", "canonical", "random-max")
@@ -100,10 +120,7 @@ def run_images(seed: int, work: str, reuse: bool) -> dict:
         sh(["train", "gcnn", "--group", "c8", "--data", "mnist", "--epochs", "5",
             "--seed", str(seed), "-o", model])  # fmt: skip
     sh(["encode", model, "mnist", "--rotate", "random", "--seed", str(seed + 1)], z, reuse)
-    files = [z]
-    for m in IMAGE_METHODS:
-        files.append(f"{work}/z_{m}.st")
-        sh(["project", "--method", m, z], files[-1], reuse)
+    files = [z, *project_each(z, IMAGE_METHODS, f"{work}/z", reuse)]
     out = {}
     for task in ("linear", "knn", "mlp"):
         acc = list(accuracy(probe(files, "--task", task, "--seed", str(seed))).values())
@@ -146,7 +163,7 @@ IMAGES = Case(
     run=run_images,
     claims=[
         Claim("linear probe, raw latents (flattened)", lambda r: r["linear:raw"]),
-        *[Claim(f"linear probe, `{m}`", lambda r, m=m: r[f"linear:{m}"]) for m in IMAGE_METHODS],
+        *per_name("linear probe, `{}`", "linear:{}", IMAGE_METHODS),
         Claim(
             "paper: an invariant projection beats raw latents (best − raw, linear, points)",
             lambda r: 100 * (_best(r, "linear", IMAGE_METHODS) - r["linear:raw"]),
@@ -212,10 +229,7 @@ def run_lift(seed: int, work: str, reuse: bool) -> dict:
     rot = ["--rotate", "random", "--seed", str(seed + 1)]
     sh(["encode", model, "mnist", *rot], plain, reuse)
     sh(["encode", model, "mnist", "--lift", "c4", *rot], z, reuse)
-    files = [plain, z]
-    for m in LIFT_METHODS:
-        files.append(f"{work}/lift_{m}.st")
-        sh(["project", "--method", m, z], files[-1], reuse)
+    files = [plain, z, *project_each(z, LIFT_METHODS, f"{work}/lift", reuse)]
     acc = list(accuracy(probe(files, "--task", "linear", "--seed", str(seed))).values())
     return {"plain": acc[0], "lift:raw": acc[1]} | {
         f"lift:{m}": a for m, a in zip(LIFT_METHODS, acc[2:], strict=True)
@@ -242,10 +256,7 @@ LIFT = Case(
             lambda r: r["plain"],
         ),  # fmt: skip
         Claim("linear probe, lifted over C4, raw (flattened)", lambda r: r["lift:raw"]),
-        *[
-            Claim(f"linear probe, lifted, `{m}`", lambda r, m=m: r[f"lift:{m}"])
-            for m in LIFT_METHODS
-        ],  # fmt: skip
+        *per_name("linear probe, lifted, `{}`", "lift:{}", LIFT_METHODS),
         Claim(
             "lifting + the best invariant − the CNN's own features (points)",
             lambda r: 100 * (max(r[f"lift:{m}"] for m in LIFT_METHODS) - r["plain"]),
@@ -281,8 +292,7 @@ def run_o3(seed: int, work: str, reuse: bool) -> dict:
         latentfile.write(latentfile.LatentFile(z=z, action=action), path)
         chk = json.loads(sh(["check", "--json", "--seed", str(seed), "--samples", "128",
                              "--pairs", "300", path]))  # fmt: skip
-        exact = [r for r in chk["methods"] if r["invariant"] == "yes"]
-        out[f"inv:{text}"] = max(r["invariance_error"] for r in exact)
+        out[f"inv:{text}"] = max_invariance_error(chk)
         canon = next(r for r in chk["methods"] if r["method"] == "canonical")
         out[f"canon:{text}"] = canon["orbit_distance"]
     return out
@@ -296,26 +306,20 @@ O3 = Case(
     commands=["invlatent check --json --seed S --samples 128 --pairs 300 FILE"],
     run=run_o3,
     claims=[
-        *[
-            Claim(
-                f"exact o3 methods are invariant on {a}: max relative error",
-                lambda r, a=a: r[f"inv:{a}"],
-                lambda v: v < 1e-5,
-                "",
-                2,
-            )  # fmt: skip
-            for a in O3_ACTIONS
-        ],
-        *[
-            Claim(
-                f"canonical lies on the input's orbit ({a}): max relative orbit distance",
-                lambda r, a=a: r[f"canon:{a}"],
-                lambda v: v < 1e-4,
-                "",
-                2,
-            )  # fmt: skip
-            for a in O3_ACTIONS
-        ],
+        *per_name(
+            "exact o3 methods are invariant on {}: max relative error",
+            "inv:{}",
+            O3_ACTIONS,
+            lambda v: v < 1e-5,
+            digits=2,
+        ),
+        *per_name(
+            "canonical lies on the input's orbit ({}): max relative orbit distance",
+            "canon:{}",
+            O3_ACTIONS,
+            lambda v: v < 1e-4,
+            digits=2,
+        ),
     ],
     available=lambda: None if _has("invlatent.projections._o3") else "no o3 projections",
 )
@@ -334,10 +338,7 @@ def run_mol3d(seed: int, work: str, reuse: bool) -> dict:
             "--seed", str(seed), "-o", model])  # fmt: skip
     sh(["encode", model, "qm9", "--limit", "5000", "--rotate", "random", "--permute", "random",
         "--layer", "graph", "--seed", str(seed + 1)], z, reuse)  # fmt: skip
-    files = [z]
-    for m in ("power", "canonical"):
-        files.append(f"{work}/z_{m}.st")
-        sh(["project", "--method", m, z], files[-1], reuse)
+    files = [z, *project_each(z, ("power", "canonical"), f"{work}/z", reuse)]
     rep = probe(files, "--task", "ridge", "--target", MOL3D_TARGETS, "--seed", str(seed))
     r2 = [r["summary"]["mean_r2"]["mean"] for r in rep["results"]]
     return {"raw": r2[0], "power": r2[1], "canonical": r2[2]}
@@ -435,8 +436,7 @@ def run_synthetic(seed: int, work: str, reuse: bool) -> dict:
         path = f"{work}/{action.split(':')[0]}.st"
         latentfile.write(make_synthetic(action, n_samples=300, seed=seed, **kw), path)
         chk = json.loads(sh(["check", "--json", "--seed", str(seed), path]))
-        inv = [r for r in chk["methods"] if r["invariant"] == "yes"]
-        out[f"inv:{action}"] = max(r["invariance_error"] for r in inv)
+        out[f"inv:{action}"] = max_invariance_error(chk)
         raw = next((r for r in chk["methods"] if r["method"] == "raw"), None)
         if raw is not None:
             out[f"raw:{action}"] = raw["invariance_error"]
@@ -456,16 +456,13 @@ SYNTH = Case(
     commands=["invlatent check --json --seed S FILE   # every method of the file's action"],
     run=run_synthetic,
     claims=[
-        *[
-            Claim(
-                f"every invariant method is invariant on {a}: max relative error",
-                lambda r, a=a: r[f"inv:{a}"],
-                lambda v: v < 1e-5,
-                "",
-                2,
-            )  # fmt: skip
-            for a in ("c8", "d4", "so2:0,1,1,2,3", "sn")
-        ],
+        *per_name(
+            "every invariant method is invariant on {}: max relative error",
+            "inv:{}",
+            ("c8", "d4", "so2:0,1,1,2,3", "sn"),
+            lambda v: v < 1e-5,
+            digits=2,
+        ),
         Claim(
             "raw c8 latents are not invariant: relative error of `raw`",
             lambda r: r["raw:c8"],
