@@ -17,6 +17,7 @@ import os
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
+from functools import partial
 from typing import BinaryIO
 
 import numpy as np
@@ -273,7 +274,7 @@ def validate(
         raise LatentFileError(f"{source}: {problem}")
 
 
-def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool = True) -> str | None:
+def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool) -> str | None:
     z = lf.z
     if z.dtype.kind != "f":
         return f"z must be floating point (float16/32/64), got {z.dtype}"
@@ -282,8 +283,8 @@ def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool = True) -> str | 
     shape_msg = lf.action.shape_problem(tuple(z.shape))
     if shape_msg:
         return shape_msg
-    for check in (_mask_problem, _side_problem, _targets_problem, _g_problem):
-        msg = check(lf, data)
+    for check in (_mask_problem, _side_problem, _targets_problem, partial(_g_problem, data=data)):
+        msg = check(lf)
         if msg:
             return msg
     if not allow_nonfinite and not all_finite(z):
@@ -291,7 +292,7 @@ def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool = True) -> str | 
     return None
 
 
-def _mask_problem(lf: LatentFile, data: bool = True) -> str | None:
+def _mask_problem(lf: LatentFile) -> str | None:
     m = lf.mask
     if m is None:
         return None
@@ -304,7 +305,7 @@ def _mask_problem(lf: LatentFile, data: bool = True) -> str | None:
     return None
 
 
-def _side_problem(lf: LatentFile, data: bool = True) -> str | None:
+def _side_problem(lf: LatentFile) -> str | None:
     b = len(lf)
     for name in ("labels", "ids"):
         arr = getattr(lf, name)
@@ -317,7 +318,7 @@ def _side_problem(lf: LatentFile, data: bool = True) -> str | None:
     return None
 
 
-def _targets_problem(lf: LatentFile, data: bool = True) -> str | None:
+def _targets_problem(lf: LatentFile) -> str | None:
     t = lf.targets
     if t is None:
         return (
@@ -336,7 +337,7 @@ def _targets_problem(lf: LatentFile, data: bool = True) -> str | None:
     return None
 
 
-def _g_problem(lf: LatentFile, data: bool = True) -> str | None:
+def _g_problem(lf: LatentFile, data: bool) -> str | None:
     g = lf.g
     if g is None:
         return None

@@ -18,7 +18,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from invlatent import latentfile as lfm
-from invlatent import safetensors_io as sio
 from invlatent.latentfile import LatentFile, LatentFileError
 
 MANIFEST = "dataset.json"
@@ -163,10 +162,7 @@ def _parse_manifest(raw: bytes, path: str) -> tuple[list[str], list[int]]:
 
 
 def _shell(path: str) -> LatentFile:
-    size = os.path.getsize(path)
-    with open(path, "rb") as f:
-        header = lfm.wrap_errors(path, sio.read_header, f, size)
-    lf = lfm.from_header(header, None, path)
+    lf = lfm.from_header(lfm.read_header(path)[0], None, path)
     lfm.validate(lf, path, data=False)
     return lf
 

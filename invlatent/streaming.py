@@ -176,7 +176,7 @@ def project_dataset(src: str, dest: str | None, method: str, **kw) -> list[str]:
 
 
 def _to_file(source: Source, p: Plan, dest: str) -> None:
-    head, offsets = p.header(PLACEHOLDER)
+    offsets = p.header(PLACEHOLDER)[1]
     row_bytes = {k: _row_items(v.shape) * v.dtype.itemsize for k, v in p.lf.tensors().items()}
     with lfm.atomic_output(dest) as f:
         fd = f.fileno()
@@ -208,7 +208,7 @@ def _to_pipe(source: Source, p: Plan) -> None:
     out.flush()
 
 
-def _walk(source: Source, p: Plan | None, emit: Emit | None) -> str:
+def _walk(source: Source, p: Plan, emit: Emit | None) -> str:
     """Read the input once in file order: hash every byte, check values, and (with ``emit``)
     project ``z`` and copy the tensors the output keeps. Returns the input's SHA-256."""
     h = hashlib.sha256()
