@@ -161,16 +161,24 @@ def wigner_D(l: int, R: np.ndarray) -> np.ndarray:
     return d
 
 
+def _signed_blocks(irreps: Irreps, R: np.ndarray):
+    """``(mul, l, columns, D)`` per block, D (..., 2l+1, 2l+1) = det(R)^{(1−p)/2}·D^l(det(R)·R)
+    (D^l computed once per degree)."""
+    R = np.asarray(R, dtype=np.float64)
+    det = np.sign(np.linalg.det(R))[..., None, None]
+    cache: dict[int, np.ndarray] = {}
+    for mul, l, p, cols in irreps.blocks():
+        if l not in cache:
+            cache[l] = wigner_D(l, R * det)
+        yield mul, l, cols, cache[l] * np.where(det < 0, p, 1)
+
+
 def D_from_matrix(irreps: Irreps | str, R: np.ndarray) -> np.ndarray:
     """Block-diagonal D (..., D, D) of orthogonal R (..., 3, 3), det ±1: e3nn's
     ``Irreps.D_from_matrix``; the irrep of parity p gets det(R)^{(1−p)/2}."""
     irreps = Irreps(irreps)
-    R = np.asarray(R, dtype=np.float64)
-    det = np.sign(np.linalg.det(R))
-    proper = R * det[..., None, None]
-    out = np.zeros((*R.shape[:-2], irreps.dim, irreps.dim))
-    for mul, l, p, cols in irreps.blocks():
-        dl = wigner_D(l, proper) * np.where(det < 0, p, 1)[..., None, None]
+    out = np.zeros((*np.shape(R)[:-2], irreps.dim, irreps.dim))
+    for mul, l, cols, dl in _signed_blocks(irreps, R):
         w = 2 * l + 1
         for u in range(mul):
             s = cols.start + u * w
@@ -181,17 +189,10 @@ def D_from_matrix(irreps: Irreps | str, R: np.ndarray) -> np.ndarray:
 def rotate(irreps: Irreps | str, z: np.ndarray, R: np.ndarray) -> np.ndarray:
     """``z @ D(R)ᵀ`` per row for z (B, D) or (B, n, D) and R (B, 3, 3); keeps z's dtype."""
     irreps = Irreps(irreps)
-    R = np.asarray(R, dtype=np.float64)
-    det = np.sign(np.linalg.det(R))
-    proper = R * det[:, None, None]
     out = np.empty(z.shape, dtype=np.result_type(z.dtype, np.float32))
-    cache: dict[int, np.ndarray] = {}
-    for mul, l, p, cols in irreps.blocks():
-        if l not in cache:
-            cache[l] = wigner_D(l, proper)
-        dl = cache[l] * np.where(det < 0, p, 1)[:, None, None]
+    spec = "bij,bmj->bmi" if z.ndim == 2 else "bij,bnmj->bnmi"
+    for mul, l, cols, dl in _signed_blocks(irreps, R):
         block = z[..., cols].astype(np.float64).reshape(*z.shape[:-1], mul, 2 * l + 1)
-        spec = "bij,bmj->bmi" if z.ndim == 2 else "bij,bnmj->bnmi"
         out[..., cols] = np.einsum(spec, dl, block).reshape(*z.shape[:-1], cols.stop - cols.start)
     return out
 

@@ -251,7 +251,7 @@ def _align_nodes(action, z1, z2, mask1, mask2):
     m1, m2 = _full_mask(mask1, b, n), _full_mask(mask2, b, n)
     starts = _node_starts(action, z1, z2, m1, m2)
     k = len(starts)
-    sign = np.repeat(np.array([s for s, _ in starts], dtype=float)[None], b, axis=0).reshape(-1)
+    sign = np.tile([float(s) for s, _ in starts], b)
     R = np.stack([s * Q for s, Q in starts], axis=1).reshape(b * k, 3, 3)
     rows = [np.repeat(x, k, axis=0) for x in (z1, z2, m1, m2)]
     for _ in range(NODE_ROUNDS):
