@@ -135,6 +135,13 @@ class Interaction(nn.Module):
         return h + out if self.residual else out
 
 
+def gate_layout(irreps: o3.Irreps) -> o3.Irreps:
+    """``irreps`` in the order a gate emits them (even scalars, odd scalars, then the rest as
+    written): every layer's output and the latents, whatever order ``--irreps`` was given in."""
+    rank = {o3.Irrep("0e"): 0, o3.Irrep("0o"): 1}
+    return o3.Irreps(sorted(irreps, key=lambda mul_ir: rank.get(mul_ir.ir, 2))).simplify()
+
+
 def _narrow_scalars(irreps: o3.Irreps, most: int) -> o3.Irreps:
     """``irreps`` with at most ``most`` scalar copies: what a layer sends along its edges."""
     return o3.Irreps([(min(m, most) if ir.l == 0 else m, ir) for m, ir in irreps])
@@ -155,7 +162,7 @@ class Mol3dNet(nn.Module):
     def __init__(self, cfg: dict) -> None:
         super().__init__()
         self.cfg = cfg
-        irreps = o3.Irreps(cfg["irreps"])
+        irreps = gate_layout(o3.Irreps(cfg["irreps"]))
         self.irreps = irreps
         self.n_scalars = sum(m for m, ir in irreps if ir == o3.Irrep("0e"))
         self.register_buffer("species_table", species_table(cfg["species"]), persistent=False)
