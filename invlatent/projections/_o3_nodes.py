@@ -18,19 +18,14 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent import irreps
-from invlatent.projections import _o3
-from invlatent.projections._base import Method, flat
-from invlatent.projections._sn import _gather_nodes, lex_order
+from invlatent.projections import _o3, _sn
+from invlatent.projections._base import Method, Params, flat
 
 
-def sort_nodes(feat: np.ndarray, mask) -> tuple[np.ndarray, np.ndarray]:
-    """Nodes (b, n, f) sorted lexicographically (real first, padded zero), flattened; and perm."""
-    b, n, f = feat.shape
-    perm = lex_order(feat, mask, list(range(f)))
-    out = _gather_nodes(np.ascontiguousarray(feat), perm)
-    if mask is not None:
-        out *= (np.arange(n)[None, :] < mask.sum(axis=1)[:, None])[:, :, None]
-    return out.reshape(b, n * f), perm
+def sort_nodes(feat: np.ndarray, mask) -> tuple[np.ndarray, dict]:
+    """Nodes (b, n, f) sorted lexicographically (real first, padded zero), flattened, with the
+    ``perm`` (and ``n_nodes``) extras: ``sn``'s ``sort`` on every feature."""
+    return _sn.sort(None, feat, mask, Params(feat.shape[1:]))
 
 
 def _per_node(features):
@@ -58,11 +53,8 @@ def canonical(action, z, mask, p):
     ``canon`` (R), ``canon_rank`` (3 = frame fixed by the content), ``perm`` and ``n_nodes``."""
     R, rank = _o3.frame(action, node_sum(action, z, mask))
     turned = irreps.rotate(action.irreps, z, R).astype(np.float32)
-    out, perm = sort_nodes(turned, mask)
-    extras = {"canon": R, "canon_rank": rank, "perm": perm.astype(np.int64)}
-    if mask is not None:
-        extras["n_nodes"] = mask.sum(axis=1).astype(np.int64)
-    return out, extras
+    out, extras = sort_nodes(turned, mask)
+    return out, {"canon": R, "canon_rank": rank, **extras}
 
 
 def raw(action, z, mask, p):
