@@ -269,13 +269,9 @@ def _align_nodes(action, z1, z2, mask1, mask2):
 def _node_starts(action, z1, z2, m1, m2) -> list[tuple[int, np.ndarray]]:
     """Starting rotations per inversion sign: the best one (grid + Newton) for the nodes matched
     by their invariant norms, and the ``NODE_STARTS`` best grid rotations for the node sums."""
-    from scipy.optimize import linear_sum_assignment
+    from invlatent.quotient import _align_sn
 
-    from invlatent.quotient import _match_nodes
-
-    n1, n2 = _node_norms(action, z1), _node_norms(action, z2)
-    solve = linear_sum_assignment
-    perm = np.stack([_match_nodes(n1[r], n2[r], m1[r], m2[r], solve)[1] for r in range(len(z1))])
+    perm = _align_sn(_node_norms(action, z1), _node_norms(action, z2), m1, m2)[1]
     real = m1 & np.take_along_axis(m2, perm, axis=1)
     matched = coefficients(action, z1 * real[..., None], np.take_along_axis(z2, perm[..., None], 1))
     pooled = coefficients(action, (z1 * m1[..., None]).sum(1), (z2 * m2[..., None]).sum(1))
@@ -298,16 +294,10 @@ def _node_norms(action, z) -> np.ndarray:
 
 
 def _assign(action, z1, z2, m1, m2, R):
-    """Per row: the best node matching of z1 to R·z2 (Hungarian, masks as for sn), its distance."""
-    from scipy.optimize import linear_sum_assignment
+    """Per row: the best node matching of z1 to R·z2 (sn's Hungarian matching), its distance."""
+    from invlatent.quotient import _align_sn
 
-    from invlatent.quotient import _match_nodes
-
-    moved = irreps.rotate(action.irreps, z2, R)
-    out = [
-        _match_nodes(z1[r], moved[r], m1[r], m2[r], linear_sum_assignment) for r in range(len(z1))
-    ]
-    return np.array([d for d, _ in out]), np.stack([p for _, p in out]).astype(np.int64)
+    return _align_sn(z1, irreps.rotate(action.irreps, z2, R), m1, m2)
 
 
 def _rotation_step(action, z1, z2, m1, m2, perm, sign, R):
