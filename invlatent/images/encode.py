@@ -25,6 +25,7 @@ from invlatent.images.lift import (
     render_lift,
 )
 from invlatent.images.models import limit_threads, load_model, resolve_device
+from invlatent.images.onnx_model import load_onnx
 from invlatent.images.progress import progress_bar
 from invlatent.images.rotate import (
     draw_angles,
@@ -110,13 +111,6 @@ def encode_torchscript(
         check_liftable(act, images.x.shape)
         fn, act, opts["lift"] = lifted(fn, group), group, str(group)
     return _encode(fn, images, act, model, opts, seed, batch_size, device)
-
-
-def load_onnx(path: str, device: str):
-    """An ONNX encoder (imported here: onnxruntime is an optional extra)."""
-    from invlatent.images.onnx_model import load_onnx as load
-
-    return load(path, device)
 
 
 def _guarded(net):
