@@ -8,6 +8,10 @@
    permutations) on 2,000 rows of ``sn*o3`` and of ``o3`` (target for exact methods: 1e-5).
 3. Quotient distances: milliseconds per pair for ``o3`` and ``sn*o3``, and which kind.
 4. ``invlatent project --help`` start time, and whether torch got imported.
+5. Bispectrum completeness: the rank of its Jacobian at a generic z against D − 3 (locally
+   injective on orbits when equal), for the irreps docs/o3.md lists, under o3 and so3; and the
+   invariance error of ``canonical`` on exactly collinear rows of ``so3:2x1o`` (a degenerate
+   frame that stays invariant because the rows are symmetric).
 
 Run: ``nice -n 10 .venv/bin/python bench/bench_o3.py [ROWS]`` (default 130,000; writes
 bench/results/o3.json).
@@ -28,6 +32,7 @@ from invlatent import groups, latentfile, quotient_o3
 from invlatent.action import Action
 from invlatent.latentfile import LatentFile
 from invlatent.projections import methods_for, project_array
+from invlatent.projections._o3 import bispectrum_features
 
 NODES = "sn*o3:16x0e+8x1o+4x2e"
 VECTORS = "o3:16x0e+8x1o+4x2e"
@@ -88,6 +93,42 @@ def quotient_cost(rng, pairs: int = 300) -> dict:
     return out
 
 
+COMPLETENESS = ["16x0e+8x1o+4x2e", "2x0e+2x1o+2x2e", "8x1o+4x2e+2x3o", "2x1o+2x2e+2x3o",
+                "2x1e+2x2e", "3x1o", "2x2e", "1x1o+1x2e", "2x1o+2x3e", "2x1o+2x2o"]  # fmt: skip
+
+
+def jacobian_rank(action: Action, z: np.ndarray, eps: float = 1e-6) -> int:
+    """Numerical rank of the bispectrum's Jacobian at z (central differences, float64)."""
+    cols = [
+        bispectrum_features(action, z + eps * e) - bispectrum_features(action, z - eps * e)
+        for e in np.eye(len(z))
+    ]
+    s = np.linalg.svd(np.stack(cols, axis=1) / (2 * eps), compute_uv=False)
+    return int((s > 1e-6 * s[0]).sum())
+
+
+def completeness(rng) -> dict:
+    """Per group: the bispectrum's Jacobian rank at a generic z and the D − 3 it reaches when
+    locally injective on orbits; and canonical on collinear so3:2x1o rows."""
+    out = {}
+    for kind in ("o3", "so3"):
+        for text in COMPLETENESS:
+            action = Action.parse(f"{kind}:{text}")
+            rank = jacobian_rank(action, rng.standard_normal(action.irreps.dim))
+            out[str(action)] = {"rank": rank, "d_minus_3": action.irreps.dim - 3}
+    v = rng.standard_normal((10, 3))
+    collinear = np.concatenate([v, 2 * v], axis=1).astype(np.float32)
+    out["collinear_so3_2x1o_canonical"] = invariance_error("so3:2x1o", collinear, "canonical", rng)
+    return out
+
+
+def invariance_error(group: str, z: np.ndarray, method: str, rng) -> float:
+    """max_row ||π(g·z) − π(z)|| / mean ||π(z)|| for one Haar-random g per row."""
+    gz = groups.act(group, z, groups.sample(group, len(z), rng))[0].astype(np.float32)
+    p, pg = (project_array(group, x, method=method) for x in (z, gz))
+    return float(np.linalg.norm(pg - p, axis=1).max() / np.linalg.norm(p, axis=1).mean())
+
+
 def report(result: dict) -> None:
     """Print the tables."""
     rows, mib = result["rows"], result["input_file_bytes"] / 2**20
@@ -108,6 +149,12 @@ def report(result: dict) -> None:
     print("\nquotient distances:")
     for group, r in result["quotient"].items():
         print(f"{group:<26} {r['ms_per_pair']:8.2f} ms/pair  {r['method']}")
+    print("\nbispectrum Jacobian rank at a generic z (D − 3: locally injective on orbits):")
+    comp = dict(result["completeness"])
+    collinear = comp.pop("collinear_so3_2x1o_canonical")
+    for group, r in comp.items():
+        print(f"{group:<26} {r['rank']:4d} of {r['d_minus_3']:3d}")
+    print(f"canonical on 10 collinear so3:2x1o rows: invariance error {collinear:.1e}")
     st = result["startup"]
     print(
         f"\nproject --help: {st['project_help_s']:.3f} s (python -c pass {st['python_s']:.3f} s), "
@@ -128,6 +175,7 @@ def main() -> None:
         "commands": commands,
         "invariance": {g: invariance(g, rng) for g in (NODES, VECTORS)},
         "quotient": quotient_cost(rng),
+        "completeness": completeness(rng),
         "startup": bench_startup(),
     }
     report(result)
