@@ -143,10 +143,13 @@ def rank_prefix() -> str:
 
 @contextlib.contextmanager
 def collective(what: str):
-    """Turn a collective that fails because another rank stopped into one ``InvlatentError``."""
+    """Turn a collective that fails because another rank stopped into one ``InvlatentError``;
+    in one process (no group) an error passes through unchanged."""
     try:
         yield
     except RuntimeError:
+        if not from_env().active:
+            raise
         raise InvlatentError(f"{what} failed: another rank stopped") from None
 
 

@@ -9,7 +9,8 @@ import pytest
 import torch
 
 from invlatent import latentfile as lfm
-from invlatent.distributed import Context
+from invlatent.distributed import Context, collective
+from invlatent.errors import InvlatentError
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
@@ -39,6 +40,18 @@ def test_epoch_indices_split_each_epoch_between_ranks():
     assert set(ranks[0]) | set(ranks[1]) == set(range(101))
     other = Context(0, 2).epoch_indices(101, seed=5, epoch=4)
     assert not np.array_equal(ranks[0], other)
+
+
+def test_collective_names_a_stopped_peer_only_under_torchrun(monkeypatch):
+    def fail_inside():
+        with collective("training step"):
+            raise RuntimeError("shape mismatch")
+
+    with pytest.raises(RuntimeError, match="shape mismatch"):
+        fail_inside()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    with pytest.raises(InvlatentError, match="training step failed: another rank stopped"):
+        fail_inside()
 
 
 @pytest.mark.slow

@@ -85,10 +85,7 @@ def train(opts: TrainOptions, report=None) -> tuple[torch.nn.Module, dict]:
     torch.manual_seed(opts.seed)
     model = build_model(config).to(device)
     x_test = _test_images(test_set, opts.test_rotate)
-    if ctx.active:
-        history = _fit_ddp(ctx, model, train_set, x_test, test_set.labels, opts, device, report)
-    else:
-        history = _fit(model, train_set, x_test, test_set.labels, opts, device, report)
+    history = _fit(ctx, model, train_set, x_test, test_set.labels, opts, device, report)
     config.update(history=history, test_accuracy=history[-1]["test_accuracy"])
     config["n_parameters"] = count_parameters(model)
     return model.eval(), config
@@ -143,62 +140,46 @@ def _test_images(test: ImageData, mode: str) -> np.ndarray:
 
 
 def _fit(
-    model, train_set: ImageData, x_test, y_test, opts: TrainOptions, device, report
-) -> list[dict]:
-    rng = np.random.default_rng(opts.seed)
-    n = len(train_set.labels)
-    steps = max(1, n // opts.batch_size)
-    optim = torch.optim.AdamW(model.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
-    sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps * opts.epochs)
-    history = []
-    with progress_bar(steps * opts.epochs, "train") as advance:
-        for epoch in range(opts.epochs):
-            t0 = time.perf_counter()
-            x = train_set.x
-            if opts.augment == "rotate":
-                x = rotate_images(x, rng.uniform(0, 2 * np.pi, n))
-            batches = np.array_split(rng.permutation(n), steps)
-            loss, acc = _epoch(model, x, train_set.labels, batches, optim, sched, device, advance)
-            test_acc = accuracy(model, x_test, y_test, device)
-            row = {"epoch": epoch + 1, "loss": round(loss, 5), "train_accuracy": round(acc, 5),
-                   "test_accuracy": round(test_acc, 5)}  # fmt: skip
-            history.append(row)
-            if report:
-                report(epoch + 1, {**row, "seconds": time.perf_counter() - t0})
-    return history
-
-
-def _fit_ddp(
     ctx, model, train_set: ImageData, x_test, y_test, opts: TrainOptions, device, report
 ) -> list[dict]:
-    """``_fit`` under torchrun: each rank trains on its DistributedSampler share of every epoch
-    (same angles as one process would draw), gradients averaged by DDP; rank 0 evaluates and
-    reports."""
-    ddp = ctx.wrap(model)
+    """The training loop. Under torchrun (``ctx.active``) each rank trains on its
+    DistributedSampler share of every epoch (same angles as one process would draw), gradients
+    averaged by DDP; rank 0 evaluates and reports."""
+    net = ctx.wrap(model)
     rng = np.random.default_rng(opts.seed)
     n = len(train_set.labels)
     steps = max(1, -(-n // ctx.world) // opts.batch_size)
-    optim = torch.optim.AdamW(ddp.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
+    optim = torch.optim.AdamW(net.parameters(), lr=opts.lr, weight_decay=opts.weight_decay)
     sched = torch.optim.lr_scheduler.OneCycleLR(optim, opts.lr, total_steps=steps * opts.epochs)
     history = []
     bar = progress_bar(steps * opts.epochs, "train") if ctx.is_main else _no_bar()
     with bar as advance:
         for epoch in range(opts.epochs):
             t0 = time.perf_counter()
-            angles = rng.uniform(0, 2 * np.pi, n) if opts.augment == "rotate" else None
-            idx = ctx.epoch_indices(n, opts.seed, epoch)
-            x = train_set.x[idx] if angles is None else rotate_images(train_set.x[idx], angles[idx])
-            batches = np.array_split(np.arange(len(idx)), steps)
+            x, y, batches = _epoch_data(ctx, train_set, opts, rng, epoch, steps)
             with distributed.collective("training step"):
-                loss, acc = _epoch(ddp, x, train_set.labels[idx], batches, optim, sched, device,
-                                   advance)  # fmt: skip
+                loss, acc = _epoch(net, x, y, batches, optim, sched, device, advance)
             test_acc = accuracy(model, x_test, y_test, device) if ctx.is_main else float("nan")
             row = {"epoch": epoch + 1, "loss": round(loss, 5), "train_accuracy": round(acc, 5),
-                   "test_accuracy": round(test_acc, 5), "processes": ctx.world}  # fmt: skip
+                   "test_accuracy": round(test_acc, 5)}  # fmt: skip
+            if ctx.active:
+                row["processes"] = ctx.world
             history.append(row)
             if report and ctx.is_main:
                 report(epoch + 1, {**row, "seconds": time.perf_counter() - t0})
     return history
+
+
+def _epoch_data(ctx, train_set: ImageData, opts: TrainOptions, rng, epoch: int, steps: int):
+    """This rank's images, labels and batches of one epoch (angles drawn for all ``n`` rows)."""
+    n = len(train_set.labels)
+    angles = rng.uniform(0, 2 * np.pi, n) if opts.augment == "rotate" else None
+    if not ctx.active:
+        x = train_set.x if angles is None else rotate_images(train_set.x, angles)
+        return x, train_set.labels, np.array_split(rng.permutation(n), steps)
+    idx = ctx.epoch_indices(n, opts.seed, epoch)
+    x = train_set.x[idx] if angles is None else rotate_images(train_set.x[idx], angles[idx])
+    return x, train_set.labels[idx], np.array_split(np.arange(len(idx)), steps)
 
 
 @contextlib.contextmanager
