@@ -97,6 +97,29 @@ def test_encode_graph_invariant_layers_copies_and_inversions(cli, model):
     assert spread <= 1e-5 * np.abs(inv.z).max()
 
 
+def test_encode_shares_under_torchrun_join_into_the_one_process_rows(cli, model, monkeypatch):
+    """Each rank encodes its block of the posed rows; the blocks in rank order are the file
+    (poses, ids, targets exactly; latents to float32 rounding of other batches)."""
+    from invlatent.mol3d.encode import encode_checkpoint
+
+    args = dict(rotate="random", permute="random", copies=2, limit=11, seed=5)
+    r = cli("encode", model, "qm9", *[x for k, v in args.items() for x in (f"--{k}", v)])
+    assert r.exit_code == 0, r.stderr
+    whole = lfm.loads(r.stdout_bytes).tensors()
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    parts = []
+    for rank in ("0", "1"):
+        monkeypatch.setenv("RANK", rank)
+        parts.append(encode_checkpoint(str(model), "qm9", **args).tensors())
+    assert 0 < len(parts[0]["z"]) < len(whole["z"])
+    for name, arr in whole.items():
+        joined = np.concatenate([p[name] for p in parts])
+        if name == "z":  # other batches round differently in float32
+            np.testing.assert_allclose(joined, arr, rtol=0, atol=1e-6 * np.abs(arr).max())
+        else:
+            np.testing.assert_array_equal(joined, arr, err_msg=name)
+
+
 def test_encode_xyz_file_and_its_malformed_frame(cli, model, tmp_path):
     good = tmp_path / "m.xyz"
     good.write_text("3\nwater energy=-76.4\nO 0 0 0.117\nH 0 0.757 -0.469\nH 0 -0.757 -0.469\n")

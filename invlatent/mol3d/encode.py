@@ -15,6 +15,7 @@ import sys
 
 import numpy as np
 
+from invlatent import distributed
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, make_step, sha256_of_file
@@ -55,7 +56,9 @@ def encode_checkpoint(
         geo = pad_to(geo, 29)
     geo = geo.take(np.repeat(np.arange(len(geo)), copies))
     rot, perm = _poses(geo, rotate, permute, seed)
-    moved = posed(geo, rot, perm)
+    share = distributed.from_env().share(len(geo))  # under torchrun: this rank's rows
+    rot, perm = (None if a is None else a[share] for a in (rot, perm))
+    moved = posed(geo.take(share), rot, perm)
     z = run(net, moved.pos, moved.species, moved.mask, [layer], batch_size)[layer]
     options = dict(
         rotate=rotate,
