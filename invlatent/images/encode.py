@@ -65,10 +65,7 @@ def encode_checkpoint(
     action = Action.parse(net.layer_action(layer))
     opts = dict(data=data, rotate=rotate, copies=copies, layer=layer, split=split, limit=limit)
     fn = lambda x: net.encode(x, layer)  # noqa: E731
-    if group is not None:
-        check_liftable(action, images.x.shape)
-        fn, action, opts["lift"] = lifted(fn, group), group, str(group)
-    return _encode(fn, images, action, model, opts, seed, batch_size, device)
+    return _encode(fn, images, action, model, opts, seed, batch_size, device, group)
 
 
 def encode_torchscript(
@@ -106,11 +103,7 @@ def encode_torchscript(
         net.check_input(images.x.shape[1:])
     opts = dict(data=data, rotate=rotate, copies=copies, split=split, limit=limit)
     opts["onnx" if onnx else "torchscript"] = True
-    fn = _guarded(net)
-    if group is not None:
-        check_liftable(act, images.x.shape)
-        fn, act, opts["lift"] = lifted(fn, group), group, str(group)
-    return _encode(fn, images, act, model, opts, seed, batch_size, device)
+    return _encode(_guarded(net), images, act, model, opts, seed, batch_size, device, group)
 
 
 def _guarded(net):
@@ -198,7 +191,13 @@ def _encode(
     seed: int,
     batch_size: int,
     device: str,
+    lift: Action | None = None,
 ) -> LatentFile:
+    """Encode the selected rows (each rank its share under torchrun); with ``lift``, encode
+    every pose of the group and record the lifted encoder's measured equivariance error."""
+    if lift is not None:
+        check_liftable(action, images.x.shape)
+        fn, action, opts["lift"] = lifted(fn, lift), lift, str(lift)
     rows = with_copies(len(images.labels), opts["copies"])
     angles = draw_angles(parse_rotate(opts["rotate"]), len(rows), np.random.default_rng(seed))
     share = distributed.from_env().share(len(rows))  # under torchrun: this rank's rows
@@ -210,7 +209,7 @@ def _encode(
         "split_names": json.dumps(SPLIT_NAMES),
         "class_names": json.dumps(images.class_names),
     }
-    if "lift" in opts:
+    if lift is not None:
         meta["lift"] = json.dumps(_lift_error(fn, images.x, action, dev, seed), sort_keys=True)
     step = make_step(
         "encode",
