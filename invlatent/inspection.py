@@ -35,7 +35,7 @@ def read_stream_header(stream, name: str) -> tuple[LatentFile, int]:
     """The shape-only latent file of a stream and its length: the header is parsed, the data
     read in blocks and counted (never held), so a pipe of any size is inspected in bounded
     memory."""
-    prefix, _ = wrap_errors(name, sio.read_stream_header, stream)
+    prefix = wrap_errors(name, sio.read_stream_header, stream)
     size = len(prefix)
     while block := stream.read(BLOCK):
         size += len(block)

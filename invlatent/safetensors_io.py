@@ -162,15 +162,15 @@ def header_bytes(
     return head, {k: v + len(head) for k, v in starts.items()}
 
 
-def read_stream_header(f: BinaryIO) -> tuple[bytes, int]:
-    """The length prefix and header bytes read from the start of a stream, and the header size."""
+def read_stream_header(f: BinaryIO) -> bytes:
+    """The length prefix and header bytes read from the start of a stream (short if it ends)."""
     head = f.read(8)
     if len(head) < 8:
-        return head, -1
+        return head
     (n,) = struct.unpack("<Q", head)
     if n > MAX_HEADER:
         raise SafetensorsError(f"the header claims {n} bytes, over the {MAX_HEADER}-byte limit")
-    return head + f.read(n), n
+    return head + f.read(n)
 
 
 def _little_endian(name: str, arr: np.ndarray) -> np.ndarray:
