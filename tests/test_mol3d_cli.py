@@ -45,7 +45,7 @@ def test_short_training_reduces_the_loss():
     from invlatent.mol3d.train import train_mol3d
 
     _, cfg = train_mol3d(
-        "qm9", limit=300, epochs=4, batch_size=16, max_minutes=None, threads=1, log=lambda s: None,
+        "qm9", limit=300, epochs=4, batch_size=16, max_minutes=0, threads=1, log=lambda s: None,
         model_opts={"irreps": IRREPS},
     )  # fmt: skip
     losses = [h["loss"] for h in cfg["history"]]
