@@ -95,7 +95,7 @@ def run_probes(lf: LatentFile, s: Settings, budget: Budget, name: str) -> list[d
     with tempfile.TemporaryDirectory(prefix="invlatent-report-") as tmp:
         paths = _write_projections(sub, methods, s.seed, tmp)
         for task in tasks:
-            stage = f"probe:{'ridge' if task == 'linear' and target != ['labels'] else task}"
+            stage = f"probe:{task}"  # _tasks made linear ridge for targets
             units = len(sub) / 1000 * len(paths) * s.folds / 5
             if not budget.fits(stage, units, f"{name}: {task} probe"):
                 continue
