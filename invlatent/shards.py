@@ -39,6 +39,16 @@ class Dataset:
     def action(self):
         return self.shells[0].action
 
+    @property
+    def identity(self) -> bytes:
+        """The bytes of the data set's SHA-256 in histories: its manifest, or for a folder without
+        one the shards' names and row counts (the same wherever the folder lies)."""
+        if self.manifest:
+            return self.manifest
+        names = [os.path.basename(f) for f in self.shards]
+        listing = [{"file": f, "rows": n} for f, n in zip(names, self.rows, strict=True)]
+        return json.dumps(listing, sort_keys=True).encode()
+
 
 def is_sharded(source: str) -> bool:
     """True for a folder or a ``.json`` manifest (a data set), False for one latent file."""
@@ -86,7 +96,7 @@ def read_dataset(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
         meta=dict(first.meta),
         **known,
     )
-    out.source_bytes = ds.manifest or "\n".join(ds.shards).encode()
+    out.source_bytes = ds.identity
     return out
 
 

@@ -161,7 +161,7 @@ def project_dataset(src: str, dest: str | None, method: str, **kw) -> list[str]:
         step = lfm.make_step(
             "project",
             {"method": method, **opts},
-            inputs=[(os.path.basename(ds.source), lfm.sha256_of(ds.manifest))],
+            inputs=[(os.path.basename(ds.source), lfm.sha256_of(ds.identity))],
             seed=kw.get("seed"),
         )
         action = get_method(ds.action, method).output_action(ds.action)

@@ -69,6 +69,18 @@ def test_project_on_shards_writes_shards_and_a_manifest(cli, tmp_path):
     assert joined.history[-1]["command"] == "project"
 
 
+def test_a_folder_data_set_has_one_hash_wherever_it_lies(cli, tmp_path):
+    _, ds = make_shards(tmp_path / "ds", manifest=False)
+    moved = tmp_path / "elsewhere"
+    os.rename(ds, moved)
+    _, again = make_shards(tmp_path / "ds", manifest=False)
+    sha = lfm.input_hash(lfm.read(again))
+    assert lfm.input_hash(lfm.read(str(moved))) == sha
+    assert cli("project", "-m", "pool-max", moved, "-o", tmp_path / "out").exit_code == 0
+    step = json.loads((tmp_path / "out" / "dataset.json").read_text())["history"][-1]
+    assert step["inputs"][0]["sha256"] == sha
+
+
 def _strip(result):
     """A check/probe result without the file names and timings (which differ by design)."""
     if isinstance(result, dict):
