@@ -19,7 +19,7 @@ PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 def panels(path: str, lf: LatentFile, method: str | None, s: Settings, budget: Budget, name: str):
     """Figures (plotly dicts) and their facts, one per embedding that fits the budget."""
-    from invlatent.viz import Options
+    from invlatent.viz import Options, build_panels
     from invlatent.viz import Settings as Embed
 
     if method is None:
@@ -39,17 +39,11 @@ def panels(path: str, lf: LatentFile, method: str | None, s: Settings, budget: B
         budget.say(f"{name}: {emb} panels, raw vs {method}")
         t0 = time.perf_counter()
         opts = Options(settings=Embed(method=emb, seed=s.seed), sample=s.panel_rows, orbits=orbits)
-        built = _build([path, f"{path} → {method}"], [lf, plf], opts)
+        built = build_panels([path, f"{path} → {method}"], [lf, plf], opts)
         budget.done(f"panel:{emb}", units, time.perf_counter() - t0)
         figs.append(figure(built, emb))
         facts.append(_facts(built, emb, method))
     return figs, facts
-
-
-def _build(files, lfs, opts):
-    from invlatent.viz import build_panels
-
-    return build_panels(files, lfs, opts)
 
 
 def _has_orbits(lf: LatentFile) -> bool:
