@@ -47,18 +47,8 @@ class Geometries:
     def take(self, index: np.ndarray) -> Geometries:
         """The molecules ``index`` (``rejected`` is kept as is)."""
         t = None if self.targets is None else self.targets[index]
-        return Geometries(
-            self.pos[index],
-            self.species[index],
-            self.mask[index],
-            self.ids[index],
-            self.split[index],
-            t,
-            self.target_names,
-            self.target_units,
-            self.source,
-            self.rejected,
-        )
+        arrays = {k: getattr(self, k)[index] for k in ("pos", "species", "mask", "ids", "split")}
+        return replace(self, targets=t, **arrays)
 
     def part(self, split: str) -> Geometries:
         """``all`` or the molecules of one split (``train``, ``val``, ``test``)."""
@@ -236,19 +226,3 @@ def _npz_ids_split(path: str, arrays: dict, b: int) -> tuple[np.ndarray, np.ndar
     if split.shape != (b,) or not np.isin(split, (0, 1, 2)).all():
         raise InvlatentError(f"{path}: split must hold ({b},) codes 0 (train), 1 (val), 2 (test)")
     return ids.astype(np.int64), split.astype(np.uint8)
-
-
-def pad_to(geo: Geometries, n: int) -> Geometries:
-    """The same molecules padded (or cut, when only padding is cut) to ``n`` node slots."""
-    have = geo.pos.shape[1]
-    if have > n:
-        if geo.mask[:, n:].any():
-            raise InvlatentError(f"{geo.source}: molecules with more than {n} atoms")
-        return replace(geo, pos=geo.pos[:, :n], species=geo.species[:, :n], mask=geo.mask[:, :n])
-    extra = n - have
-    return replace(
-        geo,
-        pos=np.pad(geo.pos, ((0, 0), (0, extra), (0, 0))),
-        species=np.pad(geo.species, ((0, 0), (0, extra))),
-        mask=np.pad(geo.mask, ((0, 0), (0, extra))),
-    )

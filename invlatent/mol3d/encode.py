@@ -19,7 +19,7 @@ from invlatent import distributed
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
 from invlatent.latentfile import LatentFile, make_step, sha256_of_file
-from invlatent.mol3d.data import Geometries, load_geometries, pad_to
+from invlatent.mol3d.data import Geometries, load_geometries
 from invlatent.mol3d.model import LAYERS
 from invlatent.mol3d.poses import posed, random_permutations, random_rotations
 
@@ -52,8 +52,6 @@ def encode_checkpoint(
     if geo.rejected:
         print(f"invlatent: {data}: unreadable rows {dict(geo.rejected)}", file=sys.stderr)
     check_species(geo, config["model"]["species"], data)
-    if data.lower() == "qm9":
-        geo = pad_to(geo, 29)
     geo = geo.take(np.repeat(np.arange(len(geo)), copies))
     rot, perm = _poses(geo, rotate, permute, seed)
     share = distributed.from_env().share(len(geo))  # under torchrun: this rank's rows
