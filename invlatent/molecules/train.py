@@ -89,7 +89,7 @@ def train_graph_vae(
     return state, config
 
 
-def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx=None) -> list[dict]:
+def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx) -> list[dict]:
     """The optimisation loop (cosine learning rate, KL warm-up, weight EMA); one record per epoch.
 
     ``model`` ends with the EMA weights, which are also the ones validated each epoch. Under
@@ -98,7 +98,6 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx=None
     """
     import torch
 
-    ctx = ctx or distributed.Context()
     net = ctx.wrap(model)
     gen = torch.Generator().manual_seed(seed)
     rng = np.random.default_rng(seed)
