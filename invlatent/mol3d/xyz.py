@@ -45,7 +45,7 @@ def _read_frame(path: str, lines: list[str], i: int) -> tuple:
             f"{path}: line {i + 1}: expected the atom count of a frame, got {lines[i].strip()!r}"
         )
     n = int(head[0])
-    if i + 1 + n >= len(lines) + (0 if i + 1 < len(lines) else 1):
+    if i + 1 + n >= len(lines):  # the comment line and n atom lines
         raise InvlatentError(
             f"{path}: line {i + 1}: frame of {n} atoms is cut short "
             f"(the file ends at line {len(lines)})"
