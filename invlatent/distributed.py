@@ -195,8 +195,9 @@ def write_latents(lf, output: str | None, device: str = "cpu") -> None:
 
 
 def _fresh_folder(tmp: str, output: str) -> None:
-    if os.path.isfile(output) or (os.path.isdir(output) and os.listdir(output)):
-        raise InvlatentError(f"{output}: exists and is not an empty folder")
+    from invlatent import shards
+
+    shards.check_new_folder(output)
     shutil.rmtree(tmp, ignore_errors=True)
     os.makedirs(tmp)
 

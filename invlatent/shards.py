@@ -130,6 +130,12 @@ def shell(ds: Dataset) -> LatentFile:
     return replace(first, extra=extra, **known)
 
 
+def check_new_folder(dest: str) -> None:
+    """Refuse an output data set folder that is a file or a folder with content."""
+    if os.path.isfile(dest) or (os.path.isdir(dest) and os.listdir(dest)):
+        raise LatentFileError(f"{dest}: exists and is not an empty folder")
+
+
 def write_manifest(folder: str, files: list[str], rows: list[int], action, history) -> str:
     """Write ``folder/dataset.json`` for shard files (names relative to ``folder``)."""
     body = {

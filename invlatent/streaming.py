@@ -147,8 +147,7 @@ def project_dataset(src: str, dest: str | None, method: str, **kw) -> list[str]:
     if dest in (None, "-"):
         raise InvlatentError(f"{src}: a sharded data set is projected into a folder: use -o DIR")
     ds = shards.open_dataset(src)
-    if os.path.isfile(dest) or (os.path.isdir(dest) and os.listdir(dest)):
-        raise InvlatentError(f"{dest}: exists and is not an empty folder")
+    shards.check_new_folder(dest)
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
         raise InvlatentError(f"{dest}: folder {parent} does not exist")

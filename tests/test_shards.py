@@ -81,6 +81,16 @@ def test_a_folder_data_set_has_one_hash_wherever_it_lies(cli, tmp_path):
     assert step["inputs"][0]["sha256"] == sha
 
 
+def test_project_refuses_an_output_folder_with_content(cli, tmp_path):
+    _, ds = make_shards(tmp_path / "ds")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "keep.txt").write_text("mine")
+    r = cli("project", "-m", "pool-max", ds, "-o", out)
+    assert_one_line_error(r, "out", "exists and is not an empty folder")
+    assert os.listdir(out) == ["keep.txt"] and sorted(os.listdir(tmp_path)) == ["ds", "out"]
+
+
 def _strip(result):
     """A check/probe result without the file names and timings (which differ by design)."""
     if isinstance(result, dict):
