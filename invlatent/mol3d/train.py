@@ -8,7 +8,6 @@ logs (see :mod:`invlatent.distributed`); one process runs exactly the plain loop
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import math
 import time
@@ -219,7 +218,7 @@ def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: 
         )
         epoch += 1
         for idx in np.array_split(order, per_epoch):
-            with _guard(ctx):
+            with distributed.collective("training step"):
                 losses.append(_step(ddp, net, optim, train, idx, y, opts, rng, clock))
             _ema_update(ema, net, opts["ema"], clock.step)
             clock.step += 1
@@ -234,11 +233,6 @@ def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: 
                 break
     net.load_state_dict(ema.state_dict())
     return history
-
-
-def _guard(ctx):
-    """Under torchrun a peer's failure inside a step becomes one line, not a traceback."""
-    return distributed.collective("training step") if ctx.active else contextlib.nullcontext()
 
 
 def _record(ema, monitor, norm, losses, clock, per_epoch: int, opts: dict) -> dict:
