@@ -103,10 +103,10 @@ def encode_torchscript(
         net.check_input(images.x.shape[1:])
     opts = dict(data=data, rotate=rotate, copies=copies, split=split, limit=limit)
     opts["onnx" if onnx else "torchscript"] = True
-    return _encode(_guarded(net), images, act, model, opts, seed, batch_size, device, group)
+    return _encode(guarded(net), images, act, model, opts, seed, batch_size, device, group)
 
 
-def _guarded(net):
+def guarded(net):
     """Report a foreign encoder's failure on a batch as one line instead of a traceback."""
 
     def run(x: torch.Tensor):
