@@ -1,5 +1,5 @@
 """``invlatent check``: measured invariance and retention of projections (FILE), or of a model
-on data (MODEL DATA, handled by the image pipeline)."""
+on data (MODEL DATA, handled by the image pipeline), lifted to cN/dN with ``--lift``."""
 
 from __future__ import annotations
 
@@ -25,11 +25,31 @@ def check_(
     layer: Annotated[
         str | None, typer.Option(help="MODEL DATA: the layer to check (default: the latent).")
     ] = None,
+    lift: Annotated[
+        str | None,
+        typer.Option(
+            help="MODEL DATA: check the encoder lifted to cN or dN as `encode --lift` makes it."
+        ),
+    ] = None,
+    torchscript: Annotated[
+        bool, typer.Option(help="MODEL is a TorchScript / torch.export encoder (with --lift).")
+    ] = False,
+    onnx: Annotated[bool, typer.Option(help="MODEL is an ONNX encoder (with --lift).")] = False,
 ) -> None:
     """Measure invariance error, distance to the orbit and information retention per method."""
     if len(inputs) not in (1, 2):
         fail(f"check takes a latent file, or MODEL DATA; got {len(inputs)} arguments")
-    if len(inputs) == 2:
+    foreign = "onnx" if onnx else "torchscript" if torchscript else None
+    if len(inputs) == 2 and (lift or foreign):
+        from invlatent.images.check_model import check_lift, render
+
+        if torchscript and onnx:
+            fail("--torchscript and --onnx exclude each other: say which format MODEL is")
+        if not lift:
+            fail(f"--{foreign}: check measures a foreign encoder lifted: add --lift cN or dN")
+        opts = dict(seed=seed, samples=samples, device=device, layer=layer)
+        result = check_lift(inputs[0], inputs[1], lift=lift, foreign=foreign, **opts)
+    elif len(inputs) == 2:
         from invlatent.checkpoint import read_config
 
         if read_config(inputs[0]).get("family") == "mol3d":
@@ -41,8 +61,9 @@ def check_(
             inputs[0], inputs[1], seed=seed, samples=samples, device=device, layer=layer
         )
     else:
-        if layer is not None:
-            fail("--layer applies to MODEL DATA checks, not to a latent file")
+        for flag, value in (("--layer", layer), ("--lift", lift), (f"--{foreign}", foreign)):
+            if value is not None:
+                fail(f"{flag} applies to MODEL DATA checks, not to a latent file")
         from invlatent.check import check_file, render
         from invlatent.latentfile import read
 
