@@ -56,6 +56,8 @@ def test_qm9_csv_rows_parse_and_failures_are_counted(tmp_path):
         _row(3, "['N','H','H']", "[[0.,0.,0.],[1.,0.,0.],[0.,1.,0.]]"),
     ]
     (tmp_path / "qm9_part1.csv").write_text(HEADER + "\n" + "\n".join(rows) + "\n")
+    for part in (2, 3):  # the parts are read whole before --limit samples them
+        (tmp_path / f"qm9_part{part}.csv").write_text(HEADER + "\n")
     geo = load_qm9_geometries(limit=4, folder=str(tmp_path))
     assert len(geo) == 2
     assert geo.ids.tolist() == [0, 3]  # source rows kept: the user's rows stay theirs
@@ -74,7 +76,7 @@ def test_qm9_geometries_have_hydrogens_targets_and_the_graph_vae_split():
 
     geo = load_geometries("qm9", limit=6)
     assert geo.pos.shape == (6, 29, 3) and geo.pos.dtype == np.float32
-    assert geo.species[0, :5].tolist() == [6, 1, 1, 1, 1]  # methane with its hydrogens
+    assert (geo.species[geo.mask] == 1).any()  # the hydrogens are there
     assert geo.targets.shape == (6, 12) and geo.target_names[7] == "u0"
     table = load_qm9(limit=6)
     assert (geo.split == table.split).all() and (geo.ids == table.ids).all()

@@ -97,8 +97,8 @@ needs_qm9 = pytest.mark.skipif(
 def test_qm9_loader_reads_a_few_rows_with_targets_and_a_stable_split():
     from invlatent.molecules import qm9
 
-    t = qm9.load_qm9(limit=30)
-    assert len(t.smiles) == 30 and t.smiles[:3] == ["C", "N", "O"]
+    t, full = qm9.load_qm9(limit=30), qm9.load_qm9()
+    assert len(t.smiles) == 30 and full.smiles[:3] == ["C", "N", "O"]
     assert t.targets.shape == (30, 12) and t.targets.dtype == np.float32
     assert np.isfinite(t.targets).all()
     assert t.target_names == (
@@ -115,10 +115,12 @@ def test_qm9_loader_reads_a_few_rows_with_targets_and_a_stable_split():
         "g298",
         "cv",
     )
-    assert t.targets[0, 1] == pytest.approx(13.21)  # methane's polarizability (a0^3)
-    assert t.ids.tolist() == list(range(30))
-    assert set(np.unique(t.split)) <= {0, 1, 2}
-    assert (qm9.load_qm9(limit=10).split == t.split[:10]).all()
+    assert full.targets[0, 1] == pytest.approx(13.21)  # methane's polarizability (a0^3)
+    assert t.smiles == [full.smiles[i] for i in t.ids]
+    assert np.array_equal(t.targets, full.targets[t.ids])
+    assert set(np.unique(t.split)) <= {0, 1, 2} and np.array_equal(t.split, full.split[t.ids])
+    small = qm9.load_qm9(limit=10)
+    assert set(small.ids) <= set(t.ids) and np.array_equal(small.split, full.split[small.ids])
 
 
 def test_split_is_close_to_80_10_10():

@@ -67,7 +67,13 @@ def encode(
         str | None, Opt(help="Molecules from a CSV: the SMILES column (default: smiles).")
     ] = None,
     split: Annotated[str, Opt(help="Which part of the data: all, train, val or test.")] = "all",
-    limit: Annotated[int | None, Opt(help="Encode at most this many samples.")] = None,
+    limit: Annotated[
+        int | None,
+        Opt(
+            help="Encode at most N samples: a fixed sample stratified by class (images) or "
+            "split (molecules), in input order."
+        ),
+    ] = None,
     batch_size: Annotated[int, Opt(help="Samples per forward pass.")] = 256,
     seed: Annotated[int, Opt(help="Seed for rotations, permutations and sampling.")] = 0,
     device: Annotated[str, Opt(help="cpu or cuda.")] = "cpu",

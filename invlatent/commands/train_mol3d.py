@@ -31,7 +31,10 @@ def mol3d(
     targets: Annotated[
         str, Opt(help="Comma-separated targets to train on; the others stay for probes.")
     ] = D["targets"],
-    limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
+    limit: Annotated[
+        int | None,
+        Opt(help="Use N molecules: a fixed sample stratified by split, in input order."),
+    ] = None,
     irreps: Annotated[str, Opt(help="e3nn irreps of each layer (the latent).")] = ARCH["irreps"],
     layers: Annotated[int, Opt(help="Message-passing layers.")] = ARCH["layers"],
     lmax: Annotated[int, Opt(help="Highest l of the edge spherical harmonics.")] = ARCH["lmax"],

@@ -25,7 +25,10 @@ def graph_vae(
     smiles_col: Annotated[
         str | None, Opt(help="CSV data: the SMILES column (default: the one named smiles).")
     ] = None,
-    limit: Annotated[int | None, Opt(help="Use only the first N molecules.")] = None,
+    limit: Annotated[
+        int | None,
+        Opt(help="Use N molecules: a fixed sample stratified by split, in input order."),
+    ] = None,
     latent_dim: Annotated[int, Opt(help="Latent channels per node (d).")] = ARCH["latent_dim"],
     epochs: Annotated[int, Opt(help="Passes over the training split.")] = D["epochs"],
     hidden: Annotated[int, Opt(help="Width of encoder and decoder layers.")] = ARCH["hidden"],

@@ -4,8 +4,8 @@ Every source becomes an :class:`ImageData`: float32 images ``(n, C, H, W)`` in [
 labels, ids (row in the source) and a split (0 train, 2 test). Rows keep the source's order
 (row i is source row i, ``ids == arange(n)``), so latents line up with the user's own metadata.
 Sources without a split of their own get a stratified one, drawn with a fixed seed so that it
-never depends on the training seed; :func:`stratified_rows` takes a class-balanced subset in
-input order for ``--limit``.
+never depends on the training seed; ``--limit`` takes a class-stratified subset in input order
+(:func:`invlatent.sampling.stratified_rows`).
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.sampling import stratified_rows as stratified_rows  # re-exported for callers
 
 SPLIT_NAMES = ["train", "val", "test"]
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
@@ -311,27 +312,6 @@ def _finish(x, y, split, name: str, classes: list[str] | None = None) -> ImageDa
     x = np.ascontiguousarray(x, np.float32)
     ids = np.arange(len(y), dtype=np.int64)
     return ImageData(x, y.astype(np.int64), ids, np.asarray(split, np.uint8), name, classes)
-
-
-def stratified_rows(y: np.ndarray, limit: int) -> np.ndarray:
-    """Indices of ``limit`` rows with each class in proportion, sorted (input order kept).
-
-    Each class gets its share by largest remainder (ties to the lower class); within a class the
-    rows are picked by a fixed random rank (``SPLIT_SEED``), so a larger limit takes a superset.
-    """
-    if limit >= len(y):
-        return np.arange(len(y))
-    classes, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
-    share = counts * limit / len(y)
-    take = np.floor(share).astype(np.int64)
-    extra = np.argsort(-(share - take), kind="stable")[: limit - int(take.sum())]
-    take[extra] += 1
-    rank = np.empty(len(y), np.int64)
-    key = np.random.default_rng(SPLIT_SEED).permutation(len(y))
-    order = np.lexsort((key, inverse))
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    rank[order] = np.arange(len(y)) - np.repeat(starts, counts)
-    return np.flatnonzero(rank < take[inverse])
 
 
 def stratified_split(y: np.ndarray, test_fraction: float, seed: int) -> np.ndarray:

@@ -15,7 +15,7 @@ import torch
 from invlatent import distributed
 from invlatent.action import Action
 from invlatent.errors import InvlatentError
-from invlatent.images.data import SPLIT_NAMES, ImageData, load_data, stratified_rows
+from invlatent.images.data import SPLIT_NAMES, ImageData, load_data
 from invlatent.images.lift import (
     MEASURE_IMAGES,
     check_liftable,
@@ -35,6 +35,7 @@ from invlatent.images.rotate import (
     with_copies,
 )
 from invlatent.latentfile import LatentFile, make_step, sha256_of_file
+from invlatent.sampling import stratified_rows
 
 
 def encode_checkpoint(

@@ -4,7 +4,8 @@ A batch of molecules is a zero-padded ``pos`` (B, n, 3) in Å, atomic numbers ``
 with 0 on padding, and a node ``mask``. QM9 rows come from the qm9pack CSVs the graph VAE reads
 (``XYZ_Ang`` and ``Elements``); ``ids`` are the same 0-based source rows and ``split`` the same
 seeded 80/10/10 assignment (:func:`invlatent.molecules.qm9.split_codes`). Rows that do not parse
-are counted by reason in ``rejected``, never dropped silently.
+are counted by reason in ``rejected``, never dropped silently. Molecules keep the source's order;
+``--limit N`` takes N of them stratified by split (:func:`invlatent.sampling.stratified_rows`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.sampling import stratified_rows
 
 SYMBOLS = (
     "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
@@ -60,7 +62,8 @@ class Geometries:
 
 
 def load_geometries(data: str, limit: int | None = None) -> Geometries:
-    """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``; the first ``limit`` molecules."""
+    """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``; ``limit`` molecules stratified
+    by split, in input order."""
     if limit is not None and limit < 1:
         raise InvlatentError(f"--limit must be at least 1, got {limit}")
     if data.lower() == "qm9":
@@ -73,15 +76,16 @@ def load_geometries(data: str, limit: int | None = None) -> Geometries:
         geo = load_npz(data)
     else:
         raise InvlatentError(f"{data}: 3-D molecules come from qm9, an .xyz or an .npz file")
-    if limit is not None and len(geo) > limit:
-        geo = geo.take(np.arange(limit))
+    if limit is not None:
+        geo = geo.take(stratified_rows(geo.split, limit))
     if len(geo) == 0:
         raise InvlatentError(f"{data}: no molecule could be read ({dict(geo.rejected)})")
     return geo
 
 
 def load_qm9_geometries(limit: int | None = None, folder: str | None = None) -> Geometries:
-    """QM9 from qm9pack: coordinates of every atom, atomic numbers, the 12 targets, the split."""
+    """QM9 from qm9pack: coordinates of every atom, atomic numbers, the 12 targets, the split;
+    ``limit`` source rows stratified by split (those that do not parse are counted)."""
     from invlatent.molecules.qm9 import QM9_SIZE, TARGETS, read_qm9_columns, split_codes
 
     cols = ["N_atoms", "Elements", "XYZ_Ang"] + [c for _, c, _ in TARGETS]
@@ -90,7 +94,7 @@ def load_qm9_geometries(limit: int | None = None, folder: str | None = None) -> 
     pos, species, mask, ok, rejected = _parse_rows(
         df["Elements"].tolist(), df["XYZ_Ang"].tolist(), df["N_atoms"].tolist(), targets
     )
-    ids = np.flatnonzero(ok).astype(np.int64)
+    ids = df.index.to_numpy(np.int64)[ok]
     return Geometries(
         pos,
         species,

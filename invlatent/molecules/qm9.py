@@ -2,8 +2,10 @@
 
 QM9 comes from the ``qm9pack`` package, whose ``data/qm9_part{1,2,3}.csv`` files are read
 directly (``import qm9pack`` fails on current setuptools). ``ids`` are the 0-based rows of the
-three files concatenated in order; the split (80/10/10) is a fixed seeded assignment of those
-rows, so a molecule keeps its split whatever ``--limit`` is used.
+three files concatenated in order (the files' order, roughly by molecule size); the split
+(80/10/10) is a fixed seeded assignment of those rows, so a molecule keeps its split whatever
+``--limit`` is used. ``--limit N`` on any source takes N rows stratified by that split, by a fixed
+random rank (a larger limit takes a superset), and keeps the source's order.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.sampling import stratified_rows
 
 TARGETS = (
     ("mu", "Dipole_debye", "D"),
@@ -72,27 +75,29 @@ def qm9_folder() -> str:
 
 
 def read_qm9_columns(cols: list[str], limit: int | None = None, folder: str | None = None):
-    """The columns ``cols`` of qm9pack's three CSV parts joined in order (a pandas DataFrame),
-    the first ``limit`` rows only; shared by the graph (SMILES) and 3-D (XYZ) readers."""
+    """The columns ``cols`` of qm9pack's three CSV parts joined in order (a pandas DataFrame
+    indexed by source row), all read, then cut to ``limit`` rows stratified by the fixed split;
+    shared by the graph (SMILES) and 3-D (XYZ) readers."""
     import pandas as pd
 
     folder = folder or qm9_folder()
-    frames, left = [], limit
+    frames = []
     for part in (1, 2, 3):
-        if left is not None and left <= 0:
-            break
         path = os.path.join(folder, f"qm9_part{part}.csv")
         if not os.path.exists(path):
             raise InvlatentError(f"qm9: {path} is missing from the qm9pack installation")
-        frames.append(pd.read_csv(path, usecols=cols, nrows=left))
-        left = None if left is None else left - len(frames[-1])
-    return pd.concat(frames, ignore_index=True)
+        frames.append(pd.read_csv(path, usecols=cols))
+    df = pd.concat(frames, ignore_index=True)
+    if limit is None:
+        return df
+    return df.iloc[stratified_rows(split_codes(np.arange(len(df)), QM9_SIZE), limit)]
 
 
 def load_qm9(limit: int | None = None, folder: str | None = None) -> MoleculeTable:
-    """QM9 SMILES, the 12 standard targets (float32) and the fixed split; first ``limit`` rows."""
+    """QM9 SMILES, the 12 standard targets (float32) and the fixed split; ``limit`` rows
+    stratified by split, in file order."""
     df = read_qm9_columns(["SMILES"] + [c for _, c, _ in TARGETS], limit, folder)
-    ids = np.arange(len(df), dtype=np.int64)
+    ids = df.index.to_numpy(np.int64)
     return MoleculeTable(
         smiles=df["SMILES"].astype(str).tolist(),
         ids=ids,
@@ -153,7 +158,7 @@ def _load_csv(path: str, smiles_col: str | None) -> MoleculeTable:
 
 
 def load_table(data: str, limit: int | None = None, smiles_col: str | None = None) -> MoleculeTable:
-    """``qm9`` or a SMILES/CSV file, cut to the first ``limit`` rows."""
+    """``qm9`` or a SMILES/CSV file; ``limit`` rows stratified by split, in input order."""
     if data.lower() == "qm9":
         if smiles_col is not None:
             raise InvlatentError("--smiles-col is for CSV files, not qm9")
@@ -161,4 +166,4 @@ def load_table(data: str, limit: int | None = None, smiles_col: str | None = Non
     if smiles_col is not None and not data.lower().endswith((".csv", ".tsv")):
         raise InvlatentError(f"{data}: --smiles-col is for .csv/.tsv files")
     table = load_smiles_file(data, smiles_col)
-    return table if limit is None else table.take(np.arange(min(limit, len(table.smiles))))
+    return table if limit is None else table.take(stratified_rows(table.split, limit))

@@ -1,0 +1,43 @@
+"""Stratified row samples in input order: what ``--limit`` takes from every data source.
+
+Images stratify by class, molecules by their fixed train/val/test split. Each class gets a
+count within one row of its exact share, a larger limit takes a superset of a smaller one, and
+the rows come back sorted, so the sample keeps the source's order.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+RANK_SEED = 0
+
+
+def stratified_rows(y: np.ndarray, limit: int) -> np.ndarray:
+    """Indices of ``limit`` rows with each class in proportion, sorted (input order kept).
+
+    Within a class the rows are picked by a fixed random rank (``RANK_SEED``), never by a
+    training seed, so the same limit gives the same rows every run.
+    """
+    if limit >= len(y):
+        return np.arange(len(y))
+    _, inverse, counts = np.unique(y, return_inverse=True, return_counts=True)
+    take = class_counts(counts, limit)
+    key = np.random.default_rng(RANK_SEED).permutation(len(y))
+    order = np.lexsort((key, inverse))
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    rank = np.empty(len(y), np.int64)
+    rank[order] = np.arange(len(y)) - np.repeat(starts, counts)
+    return np.flatnonzero(rank < take[inverse])
+
+
+def class_counts(counts: np.ndarray, limit: int) -> np.ndarray:
+    """Rows per class for ``limit`` rows, dealt one at a time to the class furthest below its
+    exact share (ties to the lower class): each count stays within one of its share and never
+    shrinks as ``limit`` grows (largest remainders at once can shrink one: Alabama paradox)."""
+    sizes = [int(c) for c in counts]
+    n, got = sum(sizes), [0] * len(sizes)
+    classes = range(len(sizes))
+    for step in range(1, limit + 1):  # deficit x n in integers: step * size - n * got
+        best = max(classes, key=lambda c: (step * sizes[c] - n * got[c], -c))
+        got[best] += 1
+    return np.array(got, np.int64)
