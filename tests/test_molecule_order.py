@@ -14,7 +14,7 @@ pytest.importorskip("rdkit")
 
 from invlatent import latentfile  # noqa: E402
 from invlatent.sampling import class_counts, stratified_rows  # noqa: E402
-from tests.conftest import Cli  # noqa: E402
+from tests.conftest import Cli, assert_one_line_error  # noqa: E402
 
 needs_qm9 = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None, reason="no qm9pack")
 SMILES = [
@@ -81,6 +81,12 @@ def test_smiles_files_limit_is_a_stratified_sample_in_input_order(vae, tmp_path,
     assert np.allclose(lf.z, full.z[lf.ids], atol=1e-5)  # each row is its source molecule
     if kind == "csv":
         assert np.array_equal(lf.targets[:, 0], y[lf.ids])
+
+
+def test_a_limit_below_one_is_a_one_line_error(vae, tmp_path):
+    (tmp_path / "m.smi").write_text("CCO\nCC\n")
+    for data in (tmp_path / "m.smi", "qm9"):
+        assert_one_line_error(Cli()("encode", vae, data, "--limit", "0"), "--limit must be at")
 
 
 @needs_qm9

@@ -159,6 +159,8 @@ def _load_csv(path: str, smiles_col: str | None) -> MoleculeTable:
 
 def load_table(data: str, limit: int | None = None, smiles_col: str | None = None) -> MoleculeTable:
     """``qm9`` or a SMILES/CSV file; ``limit`` rows stratified by split, in input order."""
+    if limit is not None and limit < 1:
+        raise InvlatentError(f"--limit must be at least 1, got {limit}")
     if data.lower() == "qm9":
         if smiles_col is not None:
             raise InvlatentError("--smiles-col is for CSV files, not qm9")
