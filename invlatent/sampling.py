@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 RANK_SEED = 0
+PARTS = ("all", "train", "val", "test")  # split codes 0, 1, 2 follow "all"
 
 
 def stratified_rows(y: np.ndarray, limit: int) -> np.ndarray:
@@ -41,3 +42,18 @@ def class_counts(counts: np.ndarray, limit: int) -> np.ndarray:
         best = max(classes, key=lambda c: (step * sizes[c] - n * got[c], -c))
         got[best] += 1
     return np.array(got, np.int64)
+
+
+def split_rows(split: np.ndarray, part: str, limit: int | None) -> np.ndarray:
+    """Rows of ``part`` (``all``, ``train``, ``val`` or ``test``), then ``limit`` of them
+    stratified by split, in input order: what ``--split`` with ``--limit`` selects."""
+    from invlatent.errors import InvlatentError
+
+    if part not in PARTS:
+        raise InvlatentError(f"--split must be all, train, val or test, got {part!r}")
+    if limit is not None and limit < 1:
+        raise InvlatentError(f"--limit must be at least 1, got {limit}")
+    rows = (
+        np.arange(len(split)) if part == "all" else np.flatnonzero(split == PARTS.index(part) - 1)
+    )
+    return rows if limit is None else rows[stratified_rows(split[rows], limit)]

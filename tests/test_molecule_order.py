@@ -132,3 +132,31 @@ def test_xyz_limit_is_a_stratified_sample_in_file_order(mol3d, tmp_path):
     assert np.array_equal(full.mask.sum(1), geo.mask.sum(1))  # frame i is row i
     lf = _assert_limit_sample(mol3d, path, full.extra["split"], 10)
     assert np.allclose(lf.z, full.z[lf.ids], atol=1e-4)
+
+
+def _assert_split_then_limit(model, data, split: np.ndarray) -> None:
+    """``--split test --limit N``: N test molecules (the split first, as for images), in input
+    order, a superset for a larger N, the same rows as taking the test split and sampling it."""
+    from invlatent.sampling import stratified_rows
+
+    test = np.flatnonzero(split == 2)
+    _, lf = _run(model, data, "--split", "test", "--limit", 8)
+    assert np.array_equal(lf.ids, test[stratified_rows(split[test], 8)])
+    assert np.all(lf.extra["split"] == 2) and np.all(np.diff(lf.ids) > 0)
+    _, more = _run(model, data, "--split", "test", "--limit", 16)
+    assert len(more.ids) == 16 and set(lf.ids.tolist()) <= set(more.ids.tolist())
+    res = Cli()("encode", model, data, "--split", "tset", "--limit", 8)
+    assert_one_line_error(res, "--split must be all, train, val or test")
+
+
+@needs_qm9
+def test_qm9_graph_split_comes_before_limit(vae):
+    from invlatent.molecules.qm9 import QM9_SIZE, split_codes
+
+    _assert_split_then_limit(vae, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE))
+
+
+def test_mol3d_qm9_split_comes_before_limit(mol3d):
+    from invlatent.molecules.qm9 import QM9_SIZE, split_codes
+
+    _assert_split_then_limit(mol3d, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE))

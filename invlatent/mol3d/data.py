@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from invlatent.errors import InvlatentError
-from invlatent.sampling import stratified_rows
+from invlatent.sampling import split_rows
 
 SYMBOLS = (
     "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
@@ -61,13 +61,12 @@ class Geometries:
         return self.take(np.flatnonzero(self.split == ("train", "val", "test").index(split)))
 
 
-def load_geometries(data: str, limit: int | None = None) -> Geometries:
-    """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``; ``limit`` molecules stratified
-    by split, in input order."""
-    if limit is not None and limit < 1:
-        raise InvlatentError(f"--limit must be at least 1, got {limit}")
+def load_geometries(data: str, limit: int | None = None, split: str = "all") -> Geometries:
+    """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``: the molecules of ``split``,
+    ``limit`` of them stratified by split, in input order."""
+    split_rows(np.zeros(0, np.uint8), split, limit)  # the options, before the read
     if data.lower() == "qm9":
-        geo = load_qm9_geometries(limit)
+        return _nonempty(data, load_qm9_geometries(limit, split=split))
     elif data.lower().endswith(".xyz"):
         from invlatent.mol3d.xyz import read_xyz
 
@@ -76,20 +75,25 @@ def load_geometries(data: str, limit: int | None = None) -> Geometries:
         geo = load_npz(data)
     else:
         raise InvlatentError(f"{data}: 3-D molecules come from qm9, an .xyz or an .npz file")
-    if limit is not None:
-        geo = geo.take(stratified_rows(geo.split, limit))
+    return _nonempty(data, geo.take(split_rows(geo.split, split, limit)))
+
+
+def _nonempty(data: str, geo: Geometries) -> Geometries:
     if len(geo) == 0:
         raise InvlatentError(f"{data}: no molecule could be read ({dict(geo.rejected)})")
     return geo
 
 
-def load_qm9_geometries(limit: int | None = None, folder: str | None = None) -> Geometries:
+def load_qm9_geometries(
+    limit: int | None = None, folder: str | None = None, split: str = "all"
+) -> Geometries:
     """QM9 from qm9pack: coordinates of every atom, atomic numbers, the 12 targets, the split;
-    ``limit`` source rows stratified by split (those that do not parse are counted)."""
+    the source rows of ``split``, ``limit`` of them stratified by split (those that do not
+    parse are counted)."""
     from invlatent.molecules.qm9 import QM9_SIZE, TARGETS, read_qm9_columns, split_codes
 
     cols = ["N_atoms", "Elements", "XYZ_Ang"] + [c for _, c, _ in TARGETS]
-    df = read_qm9_columns(cols, limit, folder)
+    df = read_qm9_columns(cols, limit, folder, split)
     targets = df[[c for _, c, _ in TARGETS]].to_numpy(np.float32)
     pos, species, mask, ok, rejected = _parse_rows(
         df["Elements"].tolist(), df["XYZ_Ang"].tolist(), df["N_atoms"].tolist(), targets

@@ -46,7 +46,7 @@ def encode_checkpoint(
     from invlatent.mol3d.models import check_species, load_model, run
 
     net, config = load_model(model)
-    geo = load_geometries(data, limit).part(split)
+    geo = load_geometries(data, limit, split)
     if len(geo) == 0:
         raise InvlatentError(f"{data}: the {split} split is empty")
     if geo.rejected:

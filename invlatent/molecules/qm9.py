@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from invlatent.errors import InvlatentError
-from invlatent.sampling import stratified_rows
+from invlatent.sampling import split_rows
 
 TARGETS = (
     ("mu", "Dipole_debye", "D"),
@@ -74,10 +74,12 @@ def qm9_folder() -> str:
     return os.path.join(list(spec.submodule_search_locations)[0], "data")
 
 
-def read_qm9_columns(cols: list[str], limit: int | None = None, folder: str | None = None):
+def read_qm9_columns(
+    cols: list[str], limit: int | None = None, folder: str | None = None, split: str = "all"
+):
     """The columns ``cols`` of qm9pack's three CSV parts joined in order (a pandas DataFrame
-    indexed by source row), all read, then cut to ``limit`` rows stratified by the fixed split;
-    shared by the graph (SMILES) and 3-D (XYZ) readers."""
+    indexed by source row), all read, then cut to the rows of ``split`` and ``limit`` of those
+    stratified by split; shared by the graph (SMILES) and 3-D (XYZ) readers."""
     import pandas as pd
 
     folder = folder or qm9_folder()
@@ -88,15 +90,17 @@ def read_qm9_columns(cols: list[str], limit: int | None = None, folder: str | No
             raise InvlatentError(f"qm9: {path} is missing from the qm9pack installation")
         frames.append(pd.read_csv(path, usecols=cols))
     df = pd.concat(frames, ignore_index=True)
-    if limit is None:
+    if limit is None and split == "all":
         return df
-    return df.iloc[stratified_rows(split_codes(np.arange(len(df)), QM9_SIZE), limit)]
+    return df.iloc[split_rows(split_codes(np.arange(len(df)), QM9_SIZE), split, limit)]
 
 
-def load_qm9(limit: int | None = None, folder: str | None = None) -> MoleculeTable:
-    """QM9 SMILES, the 12 standard targets (float32) and the fixed split; ``limit`` rows
-    stratified by split, in file order."""
-    df = read_qm9_columns(["SMILES"] + [c for _, c, _ in TARGETS], limit, folder)
+def load_qm9(
+    limit: int | None = None, folder: str | None = None, split: str = "all"
+) -> MoleculeTable:
+    """QM9 SMILES, the 12 standard targets (float32) and the fixed split; the rows of ``split``,
+    ``limit`` of them stratified by split, in file order."""
+    df = read_qm9_columns(["SMILES"] + [c for _, c, _ in TARGETS], limit, folder, split)
     ids = df.index.to_numpy(np.int64)
     return MoleculeTable(
         smiles=df["SMILES"].astype(str).tolist(),
@@ -157,15 +161,17 @@ def _load_csv(path: str, smiles_col: str | None) -> MoleculeTable:
     )
 
 
-def load_table(data: str, limit: int | None = None, smiles_col: str | None = None) -> MoleculeTable:
-    """``qm9`` or a SMILES/CSV file; ``limit`` rows stratified by split, in input order."""
-    if limit is not None and limit < 1:
-        raise InvlatentError(f"--limit must be at least 1, got {limit}")
+def load_table(
+    data: str, limit: int | None = None, smiles_col: str | None = None, split: str = "all"
+) -> MoleculeTable:
+    """``qm9`` or a SMILES/CSV file: the rows of ``split``, ``limit`` of them stratified by
+    split, in input order."""
     if data.lower() == "qm9":
         if smiles_col is not None:
             raise InvlatentError("--smiles-col is for CSV files, not qm9")
-        return load_qm9(limit)
+        split_rows(np.zeros(0, np.uint8), split, limit)  # the options, before the read
+        return load_qm9(limit, split=split)
     if smiles_col is not None and not data.lower().endswith((".csv", ".tsv")):
         raise InvlatentError(f"{data}: --smiles-col is for .csv/.tsv files")
     table = load_smiles_file(data, smiles_col)
-    return table if limit is None else table.take(stratified_rows(table.split, limit))
+    return table.take(split_rows(table.split, split, limit))

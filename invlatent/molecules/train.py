@@ -15,14 +15,8 @@ from invlatent.molecules.qm9 import load_table
 
 
 def load_graphs(data: str, limit: int | None, split: str = "all", smiles_col: str | None = None):
-    """The molecule table and its graphs (rejections counted), restricted to ``split``."""
-    table = load_table(data, limit, smiles_col)
-    if split != "all":
-        from invlatent.molecules.qm9 import SPLIT_NAMES
-
-        if split not in SPLIT_NAMES:
-            raise InvlatentError(f"--split must be all, train, val or test, got {split!r}")
-        table = table.take(np.flatnonzero(table.split == SPLIT_NAMES.index(split)))
+    """The molecule table (``split``, then ``limit`` rows) and its graphs (rejections counted)."""
+    table = load_table(data, limit, smiles_col, split)
     graphs = smiles_to_graphs(table.smiles)
     if len(graphs) == 0:
         raise InvlatentError(
