@@ -346,7 +346,8 @@ def run_mol3d(seed: int, work: str, reuse: bool) -> dict:
 
 MOL3D = Case(
     name="mol3d-qm9",
-    data="QM9 geometries (qm9pack), the first 5,000 molecules; the files' split",
+    data="QM9 geometries (qm9pack), 5,000 molecules stratified by split (--limit); the "
+    "files' split",
     protocol="random poses: Haar-random rotation and random atom order per molecule; e3nn "
     "network, 2 epochs (default; the 2-minute budget is not reached); graph latents; ridge on "
     "mu, alpha, gap",
@@ -400,7 +401,7 @@ def run_qm9(seed: int, work: str, reuse: bool) -> dict:
 
 QM9 = Case(
     name="qm9-vae",
-    data="QM9 (qm9pack), the first 20,000 molecules; 5-fold CV",
+    data="QM9 (qm9pack), 20,000 molecules stratified by split (--limit); 5-fold CV",
     protocol="random poses: node order randomly permuted (encode --permute random); graph VAE, "
     "6 epochs; ridge on homo, lumo, gap, u0, cv",
     commands=[

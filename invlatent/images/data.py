@@ -18,7 +18,6 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from invlatent.errors import InvlatentError
-from invlatent.sampling import stratified_rows as stratified_rows  # re-exported for callers
 
 SPLIT_NAMES = ["train", "val", "test"]
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
