@@ -2,10 +2,13 @@
 
 Rotated MNIST-5k, the fixed 4,000/1,000 split, all inputs in random poses (``--rotate random
 --seed 1``). A plain CNN trained with rotation augmentation and one trained without: raw
-penultimate features vs ``--lift c4``/``d4``/``c8`` with every projection of the group, against
-the C8 group CNN's projections; linear and kNN probes; invariance on real copies (200 test
-digits in every pose of the group); PCA panels with orbits; the cost of lifted encoding
-against |G| plain forward passes.
+features of two layers (``features``, the penultimate, and ``block4`` before it) vs ``--lift
+c4``/``d4``/``c8``/``c16`` of each with every projection of the group, against the C8 group CNN's
+projections; linear and kNN probes; invariance on real copies (200 test digits in every pose of
+the group); PCA panels with orbits; the cost of lifted encoding against |G| plain forward passes.
+The best lifted invariant (of either plain CNN, and of the augmented one alone) is chosen by
+5-fold cross-validation on the training rows alone, so the test split, which reports it, plays no
+part in choosing it.
 
     nice -n 10 .venv/bin/python bench/bench_lift.py            # trains three models first
     nice -n 10 .venv/bin/python bench/bench_lift.py --reuse    # reuse bench/results/lift/*.pt
@@ -31,8 +34,11 @@ MODELS = {  # the CLI defaults of `train cnn` and `train gcnn`
     "cnn-plain": dict(arch="cnn", augment="none", widths=[16, 24, 24, 32, 32]),
     "gcnn-c8": dict(arch="gcnn", group="c8", widths=[8, 12, 12, 16, 16]),
 }
-LIFTS = ("c4", "d4", "c8")
+LIFTS = ("c4", "d4", "c8", "c16")
+LAYERS = ("features", "block4")  # the penultimate layer (the default latent) and the block before
+PLAIN = ("cnn-aug", "cnn-plain")
 COPIES = 200
+CV_FOLDS = 5
 
 
 def main() -> None:
@@ -40,9 +46,16 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=20)
     ap.add_argument("--reuse", action="store_true", help="reuse checkpoints of an earlier run")
     ap.add_argument("--train-only", action="store_true", help="train the models, then stop")
+    ap.add_argument(
+        "--cost-only",
+        action="store_true",
+        help="re-measure only the cost (on a quiet machine) into the existing lift.json",
+    )
     args = ap.parse_args()
     os.makedirs(WORK, exist_ok=True)
     _threads()
+    if args.cost_only:
+        return _remeasure_cost()
     models = {name: _train(name, args.epochs, args.reuse) for name in MODELS}
     if args.train_only:
         return
@@ -54,10 +67,23 @@ def main() -> None:
         "probe": _probes(),
         "copies": _copies(),
     }
+    result["selection"] = _select(result["probe"])
     result["figures"] = _figures()
     result["targets"] = _targets(result)
     from bench._results import save
 
+    print(_table(result))
+    print(f"wrote {save('lift', result)}", file=sys.stderr)
+
+
+def _remeasure_cost() -> None:
+    """The cost rows measured again, every other figure of the last run kept."""
+    from bench._results import RESULTS, save
+
+    with open(os.path.join(RESULTS, "lift.json")) as f:
+        result = {k: v for k, v in json.load(f).items() if k not in ("cpus", "python")}
+    result["cost"] = _cost()
+    result["targets"] = _targets(result)
     print(_table(result))
     print(f"wrote {save('lift', result)}", file=sys.stderr)
 
@@ -104,7 +130,7 @@ def _net(name: str):
     return load_model(_path(f"{name}.pt"))[0]
 
 
-def _cost(repeats: int = 5) -> dict:
+def _cost(repeats: int = 7) -> dict:
     """Encoding the 1,000 test digits, plain vs lifted (batches of 256), best of ``repeats``,
     interleaved. The ratio lifted / (|G| × plain) uses this process's CPU time: on a shared
     machine wall time also counts other processes' bursts, which hit the longer lifted runs
@@ -142,18 +168,23 @@ def _cost(repeats: int = 5) -> dict:
     return out
 
 
-def _encode(name: str, lift: str | None) -> str:
-    """All 5,000 digits in random poses (seed 1), raw or lifted; the file's path."""
+def _encode(name: str, layer: str | None, lift: str | None) -> str:
+    """All 5,000 digits in random poses (seed 1), one layer raw or lifted; the file's path."""
     from invlatent.images.encode import encode_checkpoint
     from invlatent.latentfile import write
 
-    path = _path(f"z_{name}{'_' + lift if lift else ''}.st")
-    opts = dict(rotate="random", copies=1, permute="none", layer=None, split="all", limit=None)
+    path = _path(f"z_{_tag(name, layer, lift)}.st")
+    opts = dict(rotate="random", copies=1, permute="none", layer=layer, split="all", limit=None)
     lf = encode_checkpoint(
         _path(f"{name}.pt"), "mnist", **opts, batch_size=256, seed=1, device="cpu", lift=lift
     )
     write(lf, path)
     return path
+
+
+def _tag(name: str, layer: str | None, lift: str | None) -> str:
+    """File-name part of a model's layer, raw or lifted: ``cnn-aug_block4_c16``."""
+    return "_".join(p for p in (name, layer, lift) if p)
 
 
 def _projected(path: str) -> dict[str, str]:
@@ -172,18 +203,65 @@ def _projected(path: str) -> dict[str, str]:
 
 def _probes() -> dict:
     """Linear and kNN accuracy (test split) of raw, lifted (+ every invariant projection) and
-    group-CNN files."""
+    group-CNN files; lifted invariants of the augmented CNN also get their CV accuracy."""
     files = {}
-    for name in ("cnn-aug", "cnn-plain"):
-        files[f"{name} raw"] = _encode(name, None)
-        for g in LIFTS:
-            path = _encode(name, g)
-            files[f"{name} lift-{g} raw"] = path
-            files.update({f"{name} lift-{g} {m}": p for m, p in _projected(path).items()})
-    path = _encode("gcnn-c8", None)
+    for name in PLAIN:
+        for layer in LAYERS:
+            files[f"{name} {layer} raw"] = _encode(name, layer, None)
+            for g in LIFTS:
+                path, key = _encode(name, layer, g), f"{name} {layer} lift-{g}"
+                files[f"{key} raw"] = path
+                files.update({f"{key} {m}": p for m, p in _projected(path).items()})
+    path = _encode("gcnn-c8", None, None)
     files["gcnn-c8 raw"] = path
     files.update({f"gcnn-c8 {m}": p for m, p in _projected(path).items()})
-    return {key: _accuracy(path) for key, path in files.items()}
+    out = {key: _accuracy(path) for key, path in files.items()}
+    for key in _candidates(out):
+        out[key]["cv_linear"] = _cv_accuracy(files[key])
+        print(f"CV {key}: {out[key]['cv_linear']}", file=sys.stderr)
+    return out
+
+
+def _candidates(probe: dict, model: str = "") -> list[str]:
+    """The lifted invariants (of ``model`` if given): what "the best lifted invariant" is over."""
+    return [k for k in probe if k.startswith(model) and " lift-" in k and " raw" not in k]
+
+
+def _cv_accuracy(path: str) -> float:
+    """Linear-probe accuracy by 5-fold CV over the training rows only (the selection score)."""
+    import numpy as np
+
+    from invlatent.latentfile import read, write
+    from invlatent.probe import run_probe
+
+    lf = read(path)
+    train = path.replace(".st", "_train.st")
+    write(lf.subset(np.flatnonzero(lf.extra["split"] == 0)), train)
+    res = run_probe([train], task="linear", folds=CV_FOLDS)["results"][0]
+    os.remove(train)
+    return round(res["summary"]["accuracy"]["mean"], 4)
+
+
+def _select(probe: dict) -> dict:
+    """The lifted invariant with the best CV accuracy on the training rows, over both plain
+    CNNs and over the augmented one alone, and its test score against the augmented CNN's raw
+    penultimate features (the highest test score is kept for reference, not chosen by)."""
+    raw = probe["cnn-aug features raw"]["linear"]
+    out = {"rule": f"best {CV_FOLDS}-fold CV linear accuracy on the 4,000 training rows"}
+    out["raw_features_linear"] = raw
+    for scope, model in (("any", ""), ("cnn-aug", "cnn-aug ")):
+        keys = _candidates(probe, model)
+        best = max(keys, key=lambda k: probe[k]["cv_linear"])
+        top = max(keys, key=lambda k: probe[k]["linear"])
+        out[scope] = {
+            "best": best,
+            "cv_linear": probe[best]["cv_linear"],
+            "test_linear": probe[best]["linear"],
+            "gain_points": round(100 * (probe[best]["linear"] - raw), 2),
+            "highest_test": top,
+            "highest_test_linear": probe[top]["linear"],
+        }
+    return out
 
 
 def _accuracy(path: str) -> dict:
@@ -206,24 +284,27 @@ def _copies() -> dict:
     (mean and max over objects). Raw features and the group CNN get the 8 poses of C8; a lift
     gets the poses of its own group (quarter turns and mirrors for c4/d4: exact)."""
     out = {}
-    for name in ("cnn-aug", "cnn-plain"):
-        out[f"{name} raw"] = _spread(_copy_file(name, None, "c8"))
-        for g in LIFTS:
-            out.update(_spreads(f"{name} lift-{g}", _copy_file(name, g, g)))
-    out.update(_spreads("gcnn-c8", _copy_file("gcnn-c8", None, "c8")))
+    for name in PLAIN:
+        for layer in LAYERS:
+            out[f"{name} {layer} raw"] = _spread(_copy_file(name, layer, None, "c8"))
+            for g in LIFTS:
+                key = f"{name} {layer} lift-{g}"
+                out.update(_spreads(key, _copy_file(name, layer, g, g)))
+    out.update(_spreads("gcnn-c8", _copy_file("gcnn-c8", None, None, "c8")))
     return out
 
 
-def _copy_file(name: str, lift: str | None, poses: str) -> str:
+def _copy_file(name: str, layer: str | None, lift: str | None, poses: str) -> str:
     """Latent file of the 200 digits × every pose of ``poses`` (ids shared by copies)."""
     import numpy as np
     import torch
 
     from invlatent.action import Action
-    from invlatent.images.data import load_data, stratified_rows
+    from invlatent.images.data import load_data
     from invlatent.images.lift import group_elements, lifted
     from invlatent.images.rotate import rotate_images
     from invlatent.latentfile import LatentFile, write
+    from invlatent.sampling import stratified_rows
 
     test = load_data("mnist").part("test")
     pick = stratified_rows(test.labels, COPIES)
@@ -233,13 +314,14 @@ def _copy_file(name: str, lift: str | None, poses: str) -> str:
     angles, flips = (np.tile([e[i] for e in elements], COPIES) for i in (0, 1))
     xg = torch.from_numpy(rotate_images(x, angles, flips.astype(bool)))
     net = _net(name)
-    fn = lambda t: net.encode(t, net.default_layer)  # noqa: E731
-    action = Action.parse(net.layer_action(net.default_layer))
+    layer = layer or net.default_layer
+    fn = lambda t: net.encode(t, layer)  # noqa: E731
+    action = Action.parse(net.layer_action(layer))
     if lift:
         fn, action = lifted(fn, Action.parse(lift)), Action.parse(lift)
     with torch.no_grad():
         z = torch.cat([fn(xg[i : i + 256]) for i in range(0, len(xg), 256)]).numpy()
-    path = _path(f"copies_{name}{'_' + lift if lift else ''}.st")
+    path = _path(f"copies_{_tag(name, layer, lift)}.st")
     write(
         LatentFile(
             z=z.astype(np.float32),
@@ -275,13 +357,14 @@ def _spread(path: str) -> dict:
 
 
 def _figures() -> dict:
-    """PCA panels with the orbits of 5 digits joined: raw vs the best lifted invariant."""
+    """PCA panels with the orbits of 5 digits joined: raw features, TTA averaging (lifted c8
+    ``pool-mean``) and the lifted ``block4`` with c16 ``random-max``."""
     figs = {}
-    for name in ("cnn-aug", "cnn-plain"):
+    for name in PLAIN:
         files = [
-            _path(f"copies_{name}.st"),
-            _path(f"copies_{name}_c8_pool-mean.st"),
-            _path(f"copies_{name}_c8_bispectrum.st"),
+            _path(f"copies_{name}_features.st"),
+            _path(f"copies_{name}_features_c8_pool-mean.st"),
+            _path(f"copies_{name}_block4_c16_random-max.st"),
         ]
         out = os.path.join(ROOT, "docs", "img", f"lift_pca_{name}.png")
         cmd = [
@@ -307,15 +390,8 @@ def _figures() -> dict:
 
 
 def _targets(result: dict) -> dict:
-    """The issue's three targets, measured."""
-    probe, copies = result["probe"], result["copies"]
-    lifted = {
-        k: v["linear"]
-        for k, v in probe.items()
-        if k.startswith("cnn-aug lift-") and not k.endswith(" raw")
-    }
-    best = max(lifted, key=lifted.get)
-    gain = lifted[best] - probe["cnn-aug raw"]["linear"]
+    """The issue's three targets, measured (the best lifted invariant chosen by CV)."""
+    copies, sel = result["copies"], result["selection"]
     exact = {
         k: v["max"]
         for k, v in copies.items()
@@ -323,9 +399,11 @@ def _targets(result: dict) -> dict:
     }
     ratio = max(result["cost"][g]["ratio"] for g in LIFTS)
     return {
-        "best_lifted_invariant": best,
-        "linear_gain_points": round(100 * gain, 2),
-        "gain_met": gain >= 0.02,
+        "best_lifted_invariant": sel["any"]["best"],
+        "linear_gain_points": sel["any"]["gain_points"],
+        "gain_met": sel["any"]["gain_points"] >= 2,
+        "best_lifted_invariant_of_cnn_aug": sel["cnn-aug"]["best"],
+        "its_linear_gain_points": sel["cnn-aug"]["gain_points"],
         "max_c4_d4_spread": max(exact.values()),
         "exact_met": max(exact.values()) <= 1e-6,
         "max_cost_ratio": ratio,
@@ -342,14 +420,14 @@ def _table(result: dict) -> str:
         )
     lines += [
         "",
-        f"{'latents':34} {'dim':>5} {'linear':>7} {'kNN':>7} {'spread mean':>12} "
+        f"{'latents':44} {'dim':>5} {'linear':>7} {'CV':>6} {'kNN':>7} {'spread mean':>12} "
         f"{'spread max':>11}",
     ]
     for key, p in result["probe"].items():
-        c = result["copies"].get(key, {})
+        c, nan = result["copies"].get(key, {}), float("nan")
         lines.append(
-            f"{key:34} {p['dim']:5d} {p['linear']:7.3f} {p['knn']:7.3f} "
-            f"{c.get('mean', float('nan')):12.2e} {c.get('max', float('nan')):11.2e}"
+            f"{key:44} {p['dim']:5d} {p['linear']:7.3f} {p.get('cv_linear', nan):6.3f} "
+            f"{p['knn']:7.3f} {c.get('mean', nan):12.2e} {c.get('max', nan):11.2e}"
         )
     cost = result["cost"]
     lines += ["", f"cost on {cost['images']} images: plain {cost['plain_cpu_s']:.3f} s CPU"]
@@ -358,7 +436,8 @@ def _table(result: dict) -> str:
         f"(wall: {cost[g]['wall_ratio']:.2f} ×)"
         for g in LIFTS
     ]
-    lines += ["", "targets: " + json.dumps(result["targets"])]
+    lines += ["", "selection: " + json.dumps(result["selection"])]
+    lines += ["targets: " + json.dumps(result["targets"])]
     return "\n".join(lines)
 
 
