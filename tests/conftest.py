@@ -39,3 +39,28 @@ def assert_one_line_error(result, *fragments: str) -> None:
     assert "Traceback" not in result.stderr
     for f in fragments:
         assert f in lines[0], (f, lines[0])
+
+
+TINY_BLOCKS = [[6, 5, True], [8, 3, False]]
+
+
+def image_config(arch: str, size: int = 16, **extra) -> dict:
+    """The config of a 1-channel, 10-class image checkpoint of ``size``² inputs."""
+    return {"family": "images", "arch": arch, "in_channels": 1, "n_classes": 10, "hidden": 0,
+            "image_size": [size, size], **extra}  # fmt: skip
+
+
+def save_tiny_cnn(path) -> object:
+    """An untrained plain CNN on 16×16 inputs with non-trivial batch-norm affine parts, saved
+    as a checkpoint at ``path``; returns the model."""
+    import torch
+
+    from invlatent.images.cnn import CNN
+    from invlatent.images.models import save_model
+
+    torch.manual_seed(0)
+    cnn = CNN(1, 10, TINY_BLOCKS).eval()
+    for p in cnn.norms.parameters():
+        p.data.uniform_(0.5, 1.5)
+    save_model(str(path), cnn, image_config("cnn", blocks=TINY_BLOCKS))
+    return cnn

@@ -9,29 +9,19 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent.images.cnn import CNN
 from invlatent.images.gcnn import GCNN
 from invlatent.images.models import save_model
-from tests.conftest import assert_one_line_error
-
-
-def _config(arch: str, blocks: list, **extra) -> dict:
-    return {"family": "images", "arch": arch, "in_channels": 1, "n_classes": 10, "hidden": 0,
-            "image_size": [16, 16], "blocks": blocks, **extra}  # fmt: skip
+from tests.conftest import TINY_BLOCKS, assert_one_line_error, image_config, save_tiny_cnn
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """Untrained 16×16 models: a plain CNN (checkpoint and TorchScript) and a C4 group CNN."""
     folder = tmp_path_factory.mktemp("check_lift")
-    torch.manual_seed(0)
-    blocks = [[6, 5, True], [8, 3, False]]
-    cnn = CNN(1, 10, blocks).eval()
-    for p in cnn.norms.parameters():  # non-trivial batch-norm affine parts
-        p.data.uniform_(0.5, 1.5)
-    save_model(str(folder / "cnn.pt"), cnn, _config("cnn", blocks))
-    gcnn = GCNN("c4", 1, 10, blocks).eval()
-    save_model(str(folder / "c4.pt"), gcnn, _config("gcnn", blocks, group="c4", basis="harmonic"))
+    cnn = save_tiny_cnn(folder / "cnn.pt")
+    gcnn = GCNN("c4", 1, 10, TINY_BLOCKS).eval()
+    config = image_config("gcnn", blocks=TINY_BLOCKS, group="c4", basis="harmonic")
+    save_model(str(folder / "c4.pt"), gcnn, config)
     torch.jit.trace(cnn, torch.rand(2, 1, 16, 16)).save(str(folder / "cnn.ts"))  # logits
     return {"cnn": folder / "cnn.pt", "c4": folder / "c4.pt", "ts": folder / "cnn.ts"}
 

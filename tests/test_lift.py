@@ -12,29 +12,17 @@ import torch
 from invlatent import latentfile
 from invlatent.action import Action
 from invlatent.groups import act
-from invlatent.images.cnn import CNN
 from invlatent.images.data import load_data
 from invlatent.images.lift import group_elements, lifted, measure_lift, pose
-from invlatent.images.models import save_model
 from invlatent.images.rotate import rotate_images
-from tests.conftest import Cli, assert_one_line_error
-
-
-def _config(arch: str, size: int, **extra) -> dict:
-    return {"family": "images", "arch": arch, "in_channels": 1, "n_classes": 10, "hidden": 0,
-            "image_size": [size, size], **extra}  # fmt: skip
+from tests.conftest import Cli, assert_one_line_error, save_tiny_cnn
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory):
     """An untrained plain CNN (16×16 inputs) and a tiny C4 group CNN, saved as checkpoints."""
     folder = tmp_path_factory.mktemp("lift")
-    torch.manual_seed(0)
-    blocks = [[6, 5, True], [8, 3, False]]
-    cnn = CNN(1, 10, blocks).eval()
-    for p in cnn.norms.parameters():  # non-trivial batch-norm affine parts
-        p.data.uniform_(0.5, 1.5)
-    save_model(str(folder / "cnn.pt"), cnn, _config("cnn", 16, blocks=blocks))
+    cnn = save_tiny_cnn(folder / "cnn.pt")
     res = Cli()("train", "gcnn", "--group", "c4", "--widths", "3,3", "--data", "digits",
                 "--epochs", "1", "-o", folder / "c4.pt")  # fmt: skip
     assert res.exit_code == 0, res.stderr
