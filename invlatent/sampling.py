@@ -44,15 +44,20 @@ def class_counts(counts: np.ndarray, limit: int) -> np.ndarray:
     return np.array(got, np.int64)
 
 
-def split_rows(split: np.ndarray, part: str, limit: int | None) -> np.ndarray:
-    """Rows of ``part`` (``all``, ``train``, ``val`` or ``test``), then ``limit`` of them
-    stratified by split, in input order: what ``--split`` with ``--limit`` selects."""
+def check_split_options(part: str, limit: int | None) -> None:
+    """Refuse an unknown ``--split`` or a ``--limit`` below 1 (before any data is read)."""
     from invlatent.errors import InvlatentError
 
     if part not in PARTS:
         raise InvlatentError(f"--split must be all, train, val or test, got {part!r}")
     if limit is not None and limit < 1:
         raise InvlatentError(f"--limit must be at least 1, got {limit}")
+
+
+def split_rows(split: np.ndarray, part: str, limit: int | None) -> np.ndarray:
+    """Rows of ``part`` (``all``, ``train``, ``val`` or ``test``), then ``limit`` of them
+    stratified by split, in input order: what ``--split`` with ``--limit`` selects."""
+    check_split_options(part, limit)
     rows = (
         np.arange(len(split)) if part == "all" else np.flatnonzero(split == PARTS.index(part) - 1)
     )

@@ -160,3 +160,21 @@ def test_mol3d_qm9_split_comes_before_limit(mol3d):
     from invlatent.molecules.qm9 import QM9_SIZE, split_codes
 
     _assert_split_then_limit(mol3d, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE))
+
+
+def test_an_empty_split_is_a_one_line_error(vae, mol3d, tmp_path):
+    """Three molecules all fall in train (80/10/10): `--split test` names the empty split."""
+    from invlatent.mol3d.data import SYMBOLS, load_geometries
+    from invlatent.molecules.qm9 import split_codes
+
+    assert not (split_codes(np.arange(3), 3) == 2).any()
+    (tmp_path / "m.smi").write_text("CCO\nCC\nCN\n")
+    res = Cli()("encode", vae, tmp_path / "m.smi", "--split", "test")
+    assert_one_line_error(res, "the test split is empty")
+    geo, lines = load_geometries("qm9", limit=3), []
+    for species, pos, mask in zip(geo.species, geo.pos, geo.mask, strict=True):
+        lines += [str(mask.sum()), ""]
+        lines += [f"{SYMBOLS[z]} {x} {y} {w}" for z, (x, y, w) in zip(species[mask], pos[mask], strict=True)]  # fmt: skip
+    (tmp_path / "q.xyz").write_text("\n".join(lines) + "\n")
+    res = Cli()("encode", mol3d, tmp_path / "q.xyz", "--split", "test")
+    assert_one_line_error(res, "no molecule in the test split could be read")

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from invlatent.errors import InvlatentError
-from invlatent.sampling import split_rows
+from invlatent.sampling import check_split_options, split_rows
 
 SYMBOLS = (
     "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
@@ -64,9 +64,9 @@ class Geometries:
 def load_geometries(data: str, limit: int | None = None, split: str = "all") -> Geometries:
     """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``: the molecules of ``split``,
     ``limit`` of them stratified by split, in input order."""
-    split_rows(np.zeros(0, np.uint8), split, limit)  # the options, before the read
+    check_split_options(split, limit)
     if data.lower() == "qm9":
-        return _nonempty(data, load_qm9_geometries(limit, split=split))
+        return _nonempty(data, load_qm9_geometries(limit, split=split), split)
     elif data.lower().endswith(".xyz"):
         from invlatent.mol3d.xyz import read_xyz
 
@@ -75,12 +75,13 @@ def load_geometries(data: str, limit: int | None = None, split: str = "all") -> 
         geo = load_npz(data)
     else:
         raise InvlatentError(f"{data}: 3-D molecules come from qm9, an .xyz or an .npz file")
-    return _nonempty(data, geo.take(split_rows(geo.split, split, limit)))
+    return _nonempty(data, geo.take(split_rows(geo.split, split, limit)), split)
 
 
-def _nonempty(data: str, geo: Geometries) -> Geometries:
+def _nonempty(data: str, geo: Geometries, split: str) -> Geometries:
     if len(geo) == 0:
-        raise InvlatentError(f"{data}: no molecule could be read ({dict(geo.rejected)})")
+        where = "" if split == "all" else f" in the {split} split"
+        raise InvlatentError(f"{data}: no molecule{where} could be read ({dict(geo.rejected)})")
     return geo
 
 

@@ -47,8 +47,6 @@ def encode_checkpoint(
 
     net, config = load_model(model)
     geo = load_geometries(data, limit, split)
-    if len(geo) == 0:
-        raise InvlatentError(f"{data}: the {split} split is empty")
     if geo.rejected:
         print(f"invlatent: {data}: unreadable rows {dict(geo.rejected)}", file=sys.stderr)
     check_species(geo, config["model"]["species"], data)

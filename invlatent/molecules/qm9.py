@@ -18,7 +18,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from invlatent.errors import InvlatentError
-from invlatent.sampling import split_rows
+from invlatent.sampling import check_split_options, split_rows
 
 TARGETS = (
     ("mu", "Dipole_debye", "D"),
@@ -169,7 +169,7 @@ def load_table(
     if data.lower() == "qm9":
         if smiles_col is not None:
             raise InvlatentError("--smiles-col is for CSV files, not qm9")
-        split_rows(np.zeros(0, np.uint8), split, limit)  # the options, before the read
+        check_split_options(split, limit)
         return load_qm9(limit, split=split)
     if smiles_col is not None and not data.lower().endswith((".csv", ".tsv")):
         raise InvlatentError(f"{data}: --smiles-col is for .csv/.tsv files")

@@ -17,6 +17,8 @@ from invlatent.molecules.qm9 import load_table
 def load_graphs(data: str, limit: int | None, split: str = "all", smiles_col: str | None = None):
     """The molecule table (``split``, then ``limit`` rows) and its graphs (rejections counted)."""
     table = load_table(data, limit, smiles_col, split)
+    if not table.smiles:
+        raise InvlatentError(f"{data}: the {split} split is empty")
     graphs = smiles_to_graphs(table.smiles)
     if len(graphs) == 0:
         raise InvlatentError(
