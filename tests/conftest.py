@@ -64,3 +64,16 @@ def save_tiny_cnn(path) -> object:
         p.data.uniform_(0.5, 1.5)
     save_model(str(path), cnn, image_config("cnn", blocks=TINY_BLOCKS))
     return cnn
+
+
+def random_molecules(n: int = 6, seed: int = 0):
+    """Random molecule-like point clouds (3-9 atoms, H/C/N/O, some pairs beyond the cut-off):
+    ``pos`` (n, 9, 3), ``species`` (n, 9) with 0 on padding, and the node mask."""
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(3, 10, n)
+    pos = np.zeros((n, 9, 3), np.float32)
+    species = np.zeros((n, 9), np.int64)
+    for b, c in enumerate(counts):
+        pos[b, :c] = rng.normal(0, 1.6, (c, 3))
+        species[b, :c] = rng.choice([1, 6, 7, 8], c)
+    return pos, species, species > 0

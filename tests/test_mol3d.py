@@ -18,6 +18,7 @@ from invlatent.mol3d.defaults import MODEL_DEFAULTS  # noqa: E402
 from invlatent.mol3d.model import Mol3dNet  # noqa: E402
 from invlatent.mol3d.poses import posed, random_permutations, random_rotations  # noqa: E402
 from invlatent.mol3d.xyz import read_xyz  # noqa: E402
+from tests.conftest import random_molecules  # noqa: E402
 
 needs_qm9 = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None, reason="no qm9pack")
 
@@ -123,18 +124,6 @@ def test_npz_reader_checks_shapes(tmp_path):
         load_npz(str(tmp_path / "bad.npz"))
 
 
-def _molecules(n=6, seed=0):
-    """Random molecule-like point clouds (3-9 atoms, H/C/N/O, some pairs beyond the cut-off)."""
-    rng = np.random.default_rng(seed)
-    counts = rng.integers(3, 10, n)
-    pos = np.zeros((n, 9, 3), np.float32)
-    species = np.zeros((n, 9), np.int64)
-    for b, c in enumerate(counts):
-        pos[b, :c] = rng.normal(0, 1.6, (c, 3))
-        species[b, :c] = rng.choice([1, 6, 7, 8], c)
-    return pos, species, species > 0
-
-
 @pytest.fixture(scope="module", params=["8x0e+4x1o+2x2e+1x3o", "2x2e+1x0o+4x1o+8x0e+1x3o"])
 def net(request):
     """The network, with --irreps as the gate emits them and in another order (odd scalars too)."""
@@ -163,7 +152,7 @@ def test_network_is_equivariant_to_rotations_inversions_translations_and_atom_or
     """f((R, P)·x + t) == (R, P)·f(x) with invlatent's own action, for every latent layer."""
     from invlatent.mol3d.data import Geometries
 
-    pos, species, mask = _molecules()
+    pos, species, mask = random_molecules()
     rng = np.random.default_rng(1)
     rot = random_rotations(rng, len(pos), improper=improper)
     perm = random_permutations(rng, mask)
@@ -195,7 +184,7 @@ def test_latent_irreps_layout_is_e3nns(net):
     """The graph latent rotates by e3nn's D_from_matrix of the declared action's irreps."""
     from e3nn import o3
 
-    pos, species, mask = _molecules(4, seed=2)
+    pos, species, mask = random_molecules(4, seed=2)
     rot = random_rotations(np.random.default_rng(3), 1)[0]
     base = _latents(net, pos, species, mask)["graph"]
     moved = _latents(net, (pos @ rot.T).astype(np.float32), species, mask)["graph"]

@@ -11,6 +11,7 @@ import torch
 from invlatent import latentfile as lfm
 from invlatent.distributed import Context, collective
 from invlatent.errors import InvlatentError
+from tests.conftest import random_molecules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TORCHRUN = os.path.join(os.path.dirname(sys.executable), "torchrun")
@@ -135,13 +136,7 @@ def test_graph_vae_trains_and_encodes_under_torchrun(cli, tmp_path):
 
 def _molecule_npz(path, n: int = 40) -> None:
     """Random 3-9 atom H/C/N/O point clouds whose target is a sum over their atoms."""
-    rng = np.random.default_rng(0)
-    counts = rng.integers(3, 10, n)
-    pos = np.zeros((n, 9, 3), np.float32)
-    species = np.zeros((n, 9), np.int64)
-    for b, c in enumerate(counts):
-        pos[b, :c] = rng.normal(0, 1.6, (c, 3))
-        species[b, :c] = rng.choice([1, 6, 7, 8], c)
+    pos, species, _ = random_molecules(n)
     np.savez(path, pos=pos, species=species, targets=species.sum(1) / 10.0)
 
 
