@@ -15,7 +15,7 @@ import functools
 import numpy as np
 
 from invlatent import irreps
-from invlatent.projections._base import Method, flat, template_rng
+from invlatent.projections._base import Method, flat, rowwise_matmul, template_rng
 from invlatent.quotient_o3 import coefficients, grid_values, newton
 
 REFS = 2  # references per class for the bispectrum
@@ -104,7 +104,9 @@ def _couple(cg: np.ndarray, r1: np.ndarray, r2: np.ndarray) -> np.ndarray:
     """(r1 ⊗ r2) projected on degree l3 by the CG tensor (d1, d2, d3): shape (..., d3)."""
     outer = r1[..., :, None].astype(np.float64) * r2[..., None, :]
     outer = outer.reshape(*r1.shape[:-1], r1.shape[-1] * r2.shape[-1])
-    return outer @ cg.reshape(-1, cg.shape[-1])
+    return rowwise_matmul(outer.reshape(-1, outer.shape[-1]), cg.reshape(-1, cg.shape[-1])).reshape(
+        *r1.shape[:-1], cg.shape[-1]
+    )
 
 
 def _coupled(action, a, b, c, same: bool) -> bool:

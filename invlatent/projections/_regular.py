@@ -19,6 +19,7 @@ from invlatent.projections._base import (
     Params,
     complex_columns,
     flat,
+    rowwise_matmul,
     template_rng,
 )
 
@@ -79,7 +80,7 @@ def _ordered_pair(phis, name, p):
     """Stack two invariant vectors in the order of a fixed random linear key (seed-independent)."""
     a, b = phis
     v = template_rng(name + "-key", Params(p.shape), a.shape[1]).standard_normal(a.shape[1])
-    first = (a @ v <= b @ v)[:, None]
+    first = (rowwise_matmul(a, v) <= rowwise_matmul(b, v))[:, None]
     return np.concatenate([np.where(first, a, b), np.where(first, b, a)], axis=1)
 
 
@@ -101,7 +102,9 @@ def canonical(action, z, mask, p):
     s = z.astype(np.float64).sum(axis=1)  # (b, |G|)
     v = np.zeros(size)
     v[: action.order] = np.cos(2 * np.pi * np.arange(action.order) / action.order)
-    h = (s[:, perms] @ v).argmax(axis=1).astype(np.int64)
+    scores = np.zeros((size, size))  # <v, h·s> = sum_i s[P[h, i]] v[i] = (s @ scores)[h]
+    np.add.at(scores, (perms, np.arange(size)[:, None]), v[None, :])
+    h = rowwise_matmul(s, scores).argmax(axis=1).astype(np.int64)
     out = groups.act(action, z, h)[0]
     return flat(out), {"canon": h}
 
@@ -112,7 +115,7 @@ def random_linear(action, z, mask, p):
     dim = p.dim if p.dim is not None else f
     w = template_rng("random-linear", p, dim).standard_normal((dim, f, size))
     w_means = w.sum(axis=2) / np.sqrt(f * size)  # W acting on the broadcast field means
-    return z.mean(axis=-1) @ w_means.T.astype(np.float32), {}
+    return rowwise_matmul(z.mean(axis=-1), w_means.T.astype(np.float32)), {}
 
 
 def orbit_values(action, z, p, name):
@@ -123,7 +126,7 @@ def orbit_values(action, z, p, name):
     perms = groups.regular_permutations(action)
     inv = np.argsort(perms, axis=1)  # <w, h·z> = sum_j z[j] w[inv[h, j]]
     t = w[:, :, inv].transpose(0, 2, 1, 3).reshape(k * size, f * size)  # (k·|G|, F·|G|)
-    vals = flat(z) @ t.T.astype(np.float32)
+    vals = rowwise_matmul(flat(z), t.T.astype(np.float32))
     return vals.reshape(len(z), k, size)
 
 

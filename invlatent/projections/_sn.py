@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent.projections._base import Method, flat, template_rng
+from invlatent.projections._base import Method, flat, rowwise_matmul, template_rng
 
 
 def sort(action, z, mask, p):
@@ -99,7 +99,7 @@ def sortembed(action, z, mask, p):
     cols = sortembed_columns(n, d, p.dim)
     a = template_rng("sortembed", p, cols).standard_normal((d, cols))
     a /= np.linalg.norm(a, axis=0, keepdims=True)
-    y = z @ a.astype(np.float32)
+    y = rowwise_matmul(z.reshape(b * n, d), a.astype(np.float32)).reshape(b, n, cols)
     return _sort_columns(y, mask).reshape(b, n * cols), {}
 
 
