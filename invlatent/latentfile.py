@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import os
+import stat
 import sys
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -382,13 +383,10 @@ def dumps(lf: LatentFile) -> bytes:
 
 
 def write(lf: LatentFile, dest: str | None) -> None:
-    """Write to a path atomically (temporary file + rename), or to stdout for ``None``/``-``."""
+    """Write to a path atomically (temporary file + rename), or as a stream to stdout
+    (``None``/``-``), a device or a FIFO."""
     validate(lf, dest or "<output>", allow_nonfinite=True)
-    chunks = sio.dumps(lf.tensors(), lf.metadata())
-    if dest in (None, "-"):
-        _write_stdout(chunks)
-    else:
-        write_atomic(chunks, dest)
+    write_atomic(sio.dumps(lf.tensors(), lf.metadata()), dest)
 
 
 def ensure_writable_output(dest: str | None) -> None:
@@ -399,16 +397,46 @@ def ensure_writable_output(dest: str | None) -> None:
         )
 
 
-def _write_stdout(chunks) -> None:
-    ensure_writable_output(None)
-    out: BinaryIO = sys.stdout.buffer
-    for c in chunks:
-        out.write(c)
-    out.flush()
+def is_stream(dest: str | None) -> bool:
+    """Whether output to ``dest`` is written as a stream, in place: stdout (``None``/``-``), or
+    an existing character device or FIFO (``-o /dev/null``), which a rename would replace."""
+    if dest in (None, "-"):
+        return True
+    try:
+        mode = os.stat(dest).st_mode
+    except OSError:
+        return False  # not there (or not reachable): a new file, or the writer's own error
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISREG(mode):
+        return False
+    kind = "a folder" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    raise InvlatentError(f"{dest}: is {kind}, not a file: write to a file, a pipe or -o -")
 
 
-def write_atomic(chunks, dest: str) -> None:
-    """Write byte chunks to ``dest`` via a temporary file in its folder, then rename."""
+@contextlib.contextmanager
+def output_stream(dest: str | None):
+    """stdout, or a character device / FIFO opened for writing; never a terminal."""
+    if dest in (None, "-"):
+        f = sys.stdout.buffer
+    else:
+        f = open(dest, "wb")  # noqa: SIM115 (closed below; stdout is not ours to close)
+    try:
+        if f.isatty():
+            raise InvlatentError(
+                f"{dest or '<stdout>'}: refusing to write a binary file to a terminal: "
+                "use -o FILE or a pipe"
+            )
+        yield f
+        f.flush()
+    finally:
+        if f is not sys.stdout.buffer:
+            f.close()
+
+
+def write_atomic(chunks, dest: str | None) -> None:
+    """Write byte chunks to ``dest`` via a temporary file in its folder, then rename (or as a
+    stream, for stdout, a device or a FIFO)."""
     with atomic_output(dest) as f:
         for c in chunks:
             f.write(c)
@@ -420,19 +448,26 @@ def atomic_output(dest: str):
 
     The file is created unnamed (``O_TMPFILE``) in ``dest``'s folder where the system allows
     it, so a killed process leaves nothing behind; otherwise a hidden temporary name is used and
-    removed on error. A full disk gives one ``InvlatentError`` naming ``dest``.
+    removed on error. A full disk gives one ``InvlatentError`` naming ``dest``. Stdout, a
+    character device or a FIFO is written in place as a stream instead (``is_stream``): a rename
+    would replace ``/dev/null`` itself. A symbolic link is written through, never replaced.
     """
-    folder = os.path.dirname(os.path.abspath(dest))
+    if is_stream(dest):
+        with output_stream(dest) as f:
+            yield f
+        return
+    target = os.path.realpath(dest)
+    folder = os.path.dirname(target)
     if not os.path.isdir(folder):
         raise InvlatentError(f"{dest}: folder {folder} does not exist")
-    f, tmp = _temporary(folder, dest)
+    f, tmp = _temporary(folder, target)
     try:
         with f:
             yield f
             f.flush()
             if tmp is None:
-                tmp = _name_unnamed(f, folder, dest)
-        os.replace(tmp, dest)
+                tmp = _name_unnamed(f, folder, target)
+        os.replace(tmp, target)
     except BaseException as e:
         if tmp is not None and os.path.exists(tmp):
             os.unlink(tmp)

@@ -131,8 +131,9 @@ def shell(ds: Dataset) -> LatentFile:
 
 
 def check_new_folder(dest: str) -> None:
-    """Refuse an output data set folder that is a file or a folder with content."""
-    if os.path.isfile(dest) or (os.path.isdir(dest) and os.listdir(dest)):
+    """Refuse an output data set folder that is not a folder (a file, a device, a link to
+    nowhere) or is a folder with content."""
+    if os.path.lexists(dest) and (not os.path.isdir(dest) or os.listdir(dest)):
         raise LatentFileError(f"{dest}: exists and is not an empty folder")
 
 

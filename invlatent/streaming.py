@@ -9,9 +9,9 @@ history's SHA-256 of the input is a fixed-length string. So:
   chunk, and writing each output chunk at its offset in an unnamed temporary file; the header is
   rewritten with the real hash at the end and the file named only then (nothing is ever left
   behind, also when the process is killed or the disk fills);
-- to a pipe: a first pass hashes and checks the input (an error stops before any byte is
-  written), then the header and each output tensor follow in order, one projection pass per
-  computed tensor (``z``, plus ``perm`` for ``sort``).
+- to a stream (stdout, a device such as ``/dev/null``, a FIFO): a first pass hashes and checks
+  the input (an error stops before any byte is written), then the header and each output tensor
+  follow in order, one projection pass per computed tensor (``z``, plus ``perm`` for ``sort``).
 
 Either way the bytes equal those of ``latentfile.dumps(projections.project(...))``.
 """
@@ -21,11 +21,9 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
-import sys
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import BinaryIO
 
 import numpy as np
 
@@ -130,8 +128,8 @@ def project_file(
     source = open_source(src)
     try:
         p = plan(source, method, chunk_mb=chunk_mb, label=label or src, **opts)
-        if dest in (None, "-"):
-            _to_pipe(source, p)
+        if lfm.is_stream(dest):
+            _to_stream(source, p, dest)
         else:
             _to_file(source, p, dest)
     finally:
@@ -188,23 +186,21 @@ def _to_file(source: Source, p: Plan, dest: str) -> None:
         _pwrite(fd, p.header(sha)[0], 0)
 
 
-def _to_pipe(source: Source, p: Plan) -> None:
+def _to_stream(source: Source, p: Plan, dest: str | None) -> None:
     sha = _walk(source, p, None)
     head, offsets = p.header(sha)
-    lfm.ensure_writable_output(None)
-    out: BinaryIO = sys.stdout.buffer
-    out.write(head)
-    for name in sorted(offsets, key=offsets.get):
+    with lfm.output_stream(dest) as out:
+        out.write(head)
+        for name in sorted(offsets, key=offsets.get):
 
-        def emit(n: str, start: int, arr: np.ndarray, name=name) -> None:
-            if n == name:
-                out.write(_le_bytes(arr))
+            def emit(n: str, start: int, arr: np.ndarray, name=name) -> None:
+                if n == name:
+                    out.write(_le_bytes(arr))
 
-        if name in p.computed:
-            _project_pass(source, p, emit)
-        else:
-            _copy(source, name, emit, p)
-    out.flush()
+            if name in p.computed:
+                _project_pass(source, p, emit)
+            else:
+                _copy(source, name, emit, p)
 
 
 def _walk(source: Source, p: Plan, emit: Emit | None) -> str:
