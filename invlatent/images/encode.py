@@ -35,6 +35,7 @@ from invlatent.images.rotate import (
     with_copies,
 )
 from invlatent.latentfile import LatentFile, make_step, sha256_of_file
+from invlatent.model_archive import check_archive
 from invlatent.sampling import stratified_rows
 
 
@@ -128,6 +129,7 @@ def load_foreign(path: str, device: str):
     dev = resolve_device(device)
     if path.lower().endswith(".onnx"):
         raise InvlatentError(f"{path}: an ONNX file; encode it with --onnx")
+    check_archive(path, "neither a TorchScript file nor a torch.export archive")
     try:
         return torch.jit.load(path, map_location=dev).eval()
     except FileNotFoundError:
