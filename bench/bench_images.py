@@ -56,12 +56,12 @@ def main() -> None:
 
 
 def _machine() -> dict:
-    import invlatent.images  # noqa: F401  (sets the OpenMP wait policy before torch loads)
+    import invlatent.pipelines.images  # noqa: F401  (sets the OpenMP wait policy before torch loads)
 
     # isort: split
     import torch
 
-    from invlatent.images.models import limit_threads
+    from invlatent.pipelines.images.models import limit_threads
 
     limit_threads()
     return {
@@ -83,7 +83,7 @@ def _run(cmd: list[str], stdout=None) -> tuple[float, str]:
 
 
 def _train(name: str, epochs: int, reuse: bool) -> dict:
-    from invlatent.checkpoint import read_config
+    from invlatent.format.checkpoint import read_config
 
     path = os.path.join(WORK, f"{name}.pt")
     group, _, basis = name.partition("-")
@@ -124,8 +124,8 @@ def _throughput(names: list[str], repeats: int = 3) -> dict:
     import numpy as np
     import torch
 
-    from invlatent.images.data import load_data
-    from invlatent.images.models import limit_threads, load_model
+    from invlatent.pipelines.images.data import load_data
+    from invlatent.pipelines.images.models import limit_threads, load_model
 
     limit_threads()
     x = torch.from_numpy(np.repeat(load_data("mnist").part("test").x, 4, axis=0))

@@ -89,10 +89,10 @@ def _remeasure_cost() -> None:
 
 
 def _threads() -> None:
-    import invlatent.images  # noqa: F401  (the OpenMP wait policy, before torch loads)
+    import invlatent.pipelines.images  # noqa: F401  (the OpenMP wait policy, before torch loads)
 
     # isort: split
-    from invlatent.images.models import limit_threads
+    from invlatent.pipelines.images.models import limit_threads
 
     limit_threads()
 
@@ -103,8 +103,8 @@ def _path(name: str) -> str:
 
 def _train(name: str, epochs: int, reuse: bool) -> dict:
     """Train (or reuse) one model; its test accuracy, parameters and wall time."""
-    from invlatent.checkpoint import read_config
-    from invlatent.images.train import TrainOptions, train_to_file
+    from invlatent.format.checkpoint import read_config
+    from invlatent.pipelines.images.train import TrainOptions, train_to_file
 
     path, times = _path(f"{name}.pt"), _path("train_seconds.json")
     seconds = json.load(open(times)) if os.path.exists(times) else {}
@@ -125,7 +125,7 @@ def _train(name: str, epochs: int, reuse: bool) -> dict:
 
 
 def _net(name: str):
-    from invlatent.images.models import load_model
+    from invlatent.pipelines.images.models import load_model
 
     return load_model(_path(f"{name}.pt"))[0]
 
@@ -138,9 +138,9 @@ def _cost(repeats: int = 7) -> dict:
     import numpy as np
     import torch
 
-    from invlatent.action import Action
-    from invlatent.images.data import load_data
-    from invlatent.images.lift import lifted
+    from invlatent.groups.action import Action
+    from invlatent.pipelines.images.data import load_data
+    from invlatent.pipelines.images.lift import lifted
 
     net = _net("cnn-aug")
     x = torch.from_numpy(load_data("mnist").part("test").x)
@@ -170,8 +170,8 @@ def _cost(repeats: int = 7) -> dict:
 
 def _encode(name: str, layer: str | None, lift: str | None) -> str:
     """All 5,000 digits in random poses (seed 1), one layer raw or lifted; the file's path."""
-    from invlatent.images.encode import encode_checkpoint
-    from invlatent.latentfile import write
+    from invlatent.format.latentfile import write
+    from invlatent.pipelines.images.encode import encode_checkpoint
 
     path = _path(f"z_{_tag(name, layer, lift)}.st")
     opts = dict(rotate="random", copies=1, permute="none", layer=layer, split="all", limit=None)
@@ -189,15 +189,16 @@ def _tag(name: str, layer: str | None, lift: str | None) -> str:
 
 def _projected(path: str) -> dict[str, str]:
     """Every invariant projection of a cN/dN file, written beside it: {method: path}."""
-    from invlatent.latentfile import read, write
-    from invlatent.projections import get_method, methods_for, project
+    from invlatent.format.latentfile import read, write
+    from invlatent.format.projected import project_latents
+    from invlatent.projections import get_method, methods_for
 
     lf, out = read(path), {}
     for m in methods_for(lf.action):
         if get_method(lf.action, m).invariant != "yes":
             continue
         out[m] = path.replace(".st", f"_{m}.st")
-        write(project(lf, m, source=os.path.basename(path)), out[m])
+        write(project_latents(lf, m, source=os.path.basename(path)), out[m])
     return out
 
 
@@ -231,8 +232,8 @@ def _cv_accuracy(path: str) -> float:
     """Linear-probe accuracy by 5-fold CV over the training rows only (the selection score)."""
     import numpy as np
 
-    from invlatent.latentfile import read, write
-    from invlatent.probe import run_probe
+    from invlatent.analysis.probe import run_probe
+    from invlatent.format.latentfile import read, write
 
     lf = read(path)
     train = path.replace(".st", "_train.st")
@@ -265,7 +266,7 @@ def _select(probe: dict) -> dict:
 
 
 def _accuracy(path: str) -> dict:
-    from invlatent.probe import run_probe
+    from invlatent.analysis.probe import run_probe
 
     out = {"file": os.path.basename(path)}
     for task in ("linear", "knn"):
@@ -299,11 +300,11 @@ def _copy_file(name: str, layer: str | None, lift: str | None, poses: str) -> st
     import numpy as np
     import torch
 
-    from invlatent.action import Action
-    from invlatent.images.data import load_data
-    from invlatent.images.lift import group_elements, lifted
-    from invlatent.images.rotate import rotate_images
-    from invlatent.latentfile import LatentFile, write
+    from invlatent.format.latentfile import LatentFile, write
+    from invlatent.groups.action import Action
+    from invlatent.groups.pixels import rotate_images
+    from invlatent.pipelines.images.data import load_data
+    from invlatent.pipelines.images.lift import group_elements, lifted
     from invlatent.sampling import stratified_rows
 
     test = load_data("mnist").part("test")
@@ -346,7 +347,7 @@ def _spreads(prefix: str, path: str) -> dict:
 def _spread(path: str) -> dict:
     import numpy as np
 
-    from invlatent.latentfile import read
+    from invlatent.format.latentfile import read
 
     lf = read(path)
     k = len(lf) // COPIES

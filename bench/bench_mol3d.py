@@ -62,7 +62,7 @@ def train(arch: str, path: str, minutes: float) -> dict:
 
 
 def model_facts(path: str) -> dict:
-    from invlatent.checkpoint import read_config
+    from invlatent.format.checkpoint import read_config
 
     cfg = read_config(path)
     last = cfg["history"][-1]
@@ -95,7 +95,7 @@ def throughput(path: str, layer: str) -> dict:
     """Encode all of QM9 in random poses: molecules/s and peak memory, file size."""
     out = os.path.join(OUT, f"all_{layer}.st")
     run = timed([*CLI, "encode", path, "qm9", *POSE, "--layer", layer, "-o", out])
-    from invlatent.latentfile import read_header
+    from invlatent.format.latentfile import read_header
 
     header, _ = read_header(out)
     b = header.tensors["z"].shape[0]
@@ -111,13 +111,13 @@ def throughput(path: str, layer: str) -> dict:
 
 def load_only() -> dict:
     """Baseline for encoding time: reading all QM9 geometries and nothing else."""
-    code = "from invlatent.mol3d.data import load_geometries; load_geometries('qm9')"
+    code = "from invlatent.pipelines.mol3d.data import load_geometries; load_geometries('qm9')"
     return timed([sys.executable, "-c", code])
 
 
 def subset(n: int, seed: int, path: str) -> None:
     """A seeded random subset of QM9 as an .npz that keeps source ids and QM9's split."""
-    from invlatent.mol3d.data import load_geometries
+    from invlatent.pipelines.mol3d.data import load_geometries
 
     geo = load_geometries("qm9")
     idx = np.sort(np.random.default_rng(seed).permutation(len(geo))[:n])
@@ -129,7 +129,7 @@ def subset(n: int, seed: int, path: str) -> None:
 def probes(model: str, data: str, layer: str, tag: str, plain: str | None = None) -> dict:
     """Ridge and kNN R² per target: raw latents, each projection, the model's own scalars (and
     the plain baseline's pooled latents, what augmentation offers instead)."""
-    from invlatent.molecules.qm9 import TARGETS
+    from invlatent.pipelines.qm9 import TARGETS
 
     z = os.path.join(OUT, f"{tag}_{layer}.st")
     subprocess.run([*CLI, "encode", model, data, *POSE, "--layer", layer, "-o", z], check=True)

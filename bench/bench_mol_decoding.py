@@ -20,7 +20,7 @@ import time
 
 import numpy as np
 
-from invlatent.molecules.defaults import SEARCH_CANDIDATES
+from invlatent.pipelines.molecules.defaults import SEARCH_CANDIDATES
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 RESULTS = os.path.join(ROOT, "bench", "results", "mol_decoding.json")
@@ -30,8 +30,8 @@ def test_graphs():
     """The QM9 test split with each molecule's nodes in a seeded random order."""
     from bench_molecules import permuted_test
 
-    from invlatent.molecules.graphs import smiles_to_graphs
-    from invlatent.molecules.qm9 import load_qm9
+    from invlatent.pipelines.molecules.graphs import smiles_to_graphs
+    from invlatent.pipelines.qm9 import load_qm9
 
     table = load_qm9()
     graphs = smiles_to_graphs(table.smiles)
@@ -40,8 +40,8 @@ def test_graphs():
 
 def same_molecule(model, z, test, truth, mode: str, candidates: int = SEARCH_CANDIDATES):
     """(fraction decoded to the input's canonical SMILES, molecules per second)."""
-    from invlatent.molecules.decode import decode_logits
-    from invlatent.molecules.graphs import graphs_to_smiles
+    from invlatent.pipelines.molecules.decode import decode_logits
+    from invlatent.pipelines.molecules.graphs import graphs_to_smiles
 
     t = time.perf_counter()
     graphs = decode_logits(model, z, test.mask, mode, candidates=candidates)
@@ -51,8 +51,8 @@ def same_molecule(model, z, test, truth, mode: str, candidates: int = SEARCH_CAN
 
 def prior_validity(model, config, mode: str, count: int = 10_000) -> float:
     """Fraction of decoded prior samples that are valid molecules."""
-    from invlatent.molecules.decode import decode_logits, sample_prior
-    from invlatent.molecules.graphs import graphs_to_smiles
+    from invlatent.pipelines.molecules.decode import decode_logits, sample_prior
+    from invlatent.pipelines.molecules.graphs import graphs_to_smiles
 
     z, mask = sample_prior(config, count, seed=0)
     smiles = graphs_to_smiles(decode_logits(model, z, mask, mode))
@@ -61,7 +61,7 @@ def prior_validity(model, config, mode: str, count: int = 10_000) -> float:
 
 def per_model(path: str, test, truth) -> dict:
     """Reconstruction (mean, sample) and prior validity per decoding mode for one checkpoint."""
-    from invlatent.molecules.decode import DECODE_MODES, load_model, posterior
+    from invlatent.pipelines.molecules.decode import DECODE_MODES, load_model, posterior
 
     model, config = load_model(path)
     out = {"epochs": len(config["history"]), "edge_layers": config["model"].get("edge_layers", 0)}
@@ -78,7 +78,7 @@ def per_model(path: str, test, truth) -> dict:
 
 def width_sweep(path: str, test, truth, widths: list[int]) -> list[dict]:
     """Reconstruction from posterior means as the search re-encodes more candidates."""
-    from invlatent.molecules.decode import load_model, posterior
+    from invlatent.pipelines.molecules.decode import load_model, posterior
 
     model, _ = load_model(path)
     z = posterior(model, test, sample=False)
@@ -92,7 +92,7 @@ def width_sweep(path: str, test, truth, widths: list[int]) -> list[dict]:
 def main() -> None:
     import torch
 
-    from invlatent.molecules.graphs import graphs_to_smiles
+    from invlatent.pipelines.molecules.graphs import graphs_to_smiles
 
     p = argparse.ArgumentParser()
     p.add_argument("models", nargs="+", help="graph VAE checkpoints")

@@ -42,10 +42,10 @@ def train(model: str, minutes: float) -> dict:
 
 def encode_all(model: str) -> tuple[dict, object]:
     """Encode all of QM9 (random node order), timed against RDKit parsing alone."""
-    from invlatent.latentfile import write
-    from invlatent.molecules.encode import encode_checkpoint
-    from invlatent.molecules.graphs import smiles_to_graphs
-    from invlatent.molecules.qm9 import load_qm9
+    from invlatent.format.latentfile import write
+    from invlatent.pipelines.molecules.encode import encode_checkpoint
+    from invlatent.pipelines.molecules.graphs import smiles_to_graphs
+    from invlatent.pipelines.qm9 import load_qm9
 
     t = time.perf_counter()
     smiles_to_graphs(load_qm9().smiles)
@@ -65,8 +65,8 @@ def encode_all(model: str) -> tuple[dict, object]:
 
 def reconstruction(model, test) -> dict:
     """Exact node-for-node and canonical-SMILES reconstruction of the (permuted) test split."""
-    from invlatent.molecules.decode import DECODE_MODES, decode_logits, posterior
-    from invlatent.molecules.graphs import graphs_to_smiles, same_graph
+    from invlatent.pipelines.molecules.decode import DECODE_MODES, decode_logits, posterior
+    from invlatent.pipelines.molecules.graphs import graphs_to_smiles, same_graph
 
     truth = graphs_to_smiles(test)
     sym = _has_symmetric_atoms(truth)
@@ -107,13 +107,13 @@ def _has_symmetric_atoms(smiles: list[str]) -> np.ndarray:
 
 def prior(model, config, train_smiles: set, count: int = 10_000) -> dict:
     """Validity, uniqueness and novelty of decoded prior samples."""
-    from invlatent.molecules.decode import (
+    from invlatent.pipelines.molecules.decode import (
         DECODE_MODES,
         decode_logits,
         sample_prior,
         validity_summary,
     )
-    from invlatent.molecules.graphs import graphs_to_smiles
+    from invlatent.pipelines.molecules.graphs import graphs_to_smiles
 
     out = {}
     z, mask = sample_prior(config, count, seed=0)
@@ -133,8 +133,8 @@ def prior(model, config, train_smiles: set, count: int = 10_000) -> dict:
 
 def interpolation(model, z, mask, pairs: int = 500, steps: int = 9) -> dict:
     """Path validity, uniqueness and smoothness, raw vs sorted."""
-    from invlatent.molecules.decode import DECODE_MODES
-    from invlatent.molecules.interpolate import interpolate
+    from invlatent.pipelines.molecules.decode import DECODE_MODES
+    from invlatent.pipelines.molecules.interpolate import interpolate
 
     out = {}
     for mode in DECODE_MODES:
@@ -149,7 +149,7 @@ def interpolation(model, z, mask, pairs: int = 500, steps: int = 9) -> dict:
 
 def probes(z_path: str) -> dict:
     """Ridge and kNN R² per QM9 target from raw (flattened) vs sorted latents, fixed split."""
-    from invlatent.molecules.qm9 import TARGETS
+    from invlatent.pipelines.qm9 import TARGETS
 
     zs_path = z_path.replace(".st", "_sorted.st")
     subprocess.run([*CLI, "project", "--method", "sort", z_path, "-o", zs_path], check=True)
@@ -180,10 +180,10 @@ def _r2(entry) -> float:
 def main() -> None:
     import torch
 
-    from invlatent.checkpoint import read_config
-    from invlatent.molecules.decode import load_model
-    from invlatent.molecules.graphs import graphs_to_smiles, smiles_to_graphs
-    from invlatent.molecules.qm9 import load_qm9
+    from invlatent.format.checkpoint import read_config
+    from invlatent.pipelines.molecules.decode import load_model
+    from invlatent.pipelines.molecules.graphs import graphs_to_smiles, smiles_to_graphs
+    from invlatent.pipelines.qm9 import load_qm9
 
     p = argparse.ArgumentParser()
     p.add_argument("--model", default=os.path.join(OUT, "vae.pt"))

@@ -28,9 +28,11 @@ import numpy as np
 from _results import save
 from bench_project import bench_startup, run_child
 
-from invlatent import groups, latentfile, quotient_o3
-from invlatent.action import Action
-from invlatent.latentfile import LatentFile
+from invlatent import groups
+from invlatent.format import latentfile
+from invlatent.format.latentfile import LatentFile
+from invlatent.groups import quotient_o3
+from invlatent.groups.action import Action
 from invlatent.projections import methods_for, project_array
 from invlatent.projections._o3 import bispectrum_features
 

@@ -17,10 +17,10 @@ import time
 import numpy as np
 from _results import save
 
-from invlatent import latentfile
-from invlatent.action import Action
-from invlatent.latentfile import LatentFile
-from invlatent.probe import run_probe
+from invlatent.analysis.probe import run_probe
+from invlatent.format import latentfile
+from invlatent.format.latentfile import LatentFile
+from invlatent.groups.action import Action
 
 TARGETS_S = {"logistic 5000x256": 30.0, "ridge+knn 130000x64": 60.0}
 

@@ -22,9 +22,9 @@ import time
 import numpy as np
 from _results import save
 
-from invlatent import latentfile
-from invlatent.action import Action
-from invlatent.latentfile import LatentFile
+from invlatent.format import latentfile
+from invlatent.format.latentfile import LatentFile
+from invlatent.groups.action import Action
 from invlatent.projections import methods_for, project_array
 
 QM9 = (130_000, 29, 8)

@@ -36,8 +36,8 @@ import time
 import numpy as np
 from _results import save
 
-from invlatent import safetensors_io as sio
-from invlatent.checkpoint import read_config
+from invlatent.format import safetensors_io as sio
+from invlatent.format.checkpoint import read_config
 
 FIELDS, N = 16, 8
 BATCH = 64  # effective batch of every training run: 64 // N per process under torchrun

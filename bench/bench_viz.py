@@ -21,8 +21,8 @@ import time
 import numpy as np
 from _results import save
 
-from invlatent import latentfile
-from invlatent.synthetic import make_synthetic
+from invlatent.format import latentfile
+from invlatent.format.synthetic import make_synthetic
 
 ROWS = 10_000
 BASELINES = {

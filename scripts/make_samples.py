@@ -5,8 +5,8 @@ from __future__ import annotations
 import os
 import sys
 
-from invlatent.latentfile import write
-from invlatent.synthetic import make_synthetic
+from invlatent.format.latentfile import write
+from invlatent.format.synthetic import make_synthetic
 
 SAMPLES = {
     "c8.st": dict(action="c8", fields=8),

@@ -278,8 +278,8 @@ def run_o3(seed: int, work: str, reuse: bool) -> dict:
     import numpy as np
 
     sys.path.insert(0, ROOT)
-    from invlatent import latentfile
-    from invlatent.action import Action
+    from invlatent.format import latentfile
+    from invlatent.groups.action import Action
 
     rng, out = np.random.default_rng(seed), {}
     for text in O3_ACTIONS:
@@ -369,7 +369,7 @@ MOL3D = Case(
             lambda v: v > 0,
         ),  # fmt: skip
     ],
-    available=lambda: None if _has("invlatent.mol3d") else "no invlatent.mol3d",
+    available=lambda: None if _has("invlatent.pipelines.mol3d") else "no invlatent.pipelines.mol3d",
 )
 
 
@@ -429,8 +429,8 @@ QM9 = Case(
 def run_synthetic(seed: int, work: str, reuse: bool) -> dict:
     """Guarantees measured on seeded synthetic latents (make_synthetic), by ``invlatent check``."""
     sys.path.insert(0, ROOT)
-    from invlatent import latentfile
-    from invlatent.synthetic import make_synthetic
+    from invlatent.format import latentfile
+    from invlatent.format.synthetic import make_synthetic
 
     out = {}
     for action, kw in (("c8", {}), ("d4", {}), ("so2:0,1,1,2,3", {}), ("sn", {"node_dim": 1})):
@@ -450,7 +450,8 @@ def run_synthetic(seed: int, work: str, reuse: bool) -> dict:
 
 SYNTH = Case(
     name="synthetic",
-    data="seeded synthetic latents (invlatent.synthetic: 300 rows, labels that depend only on "
+    data="seeded synthetic latents (invlatent.format.synthetic: 300 rows, labels that depend only "
+    "on "
     "the orbit) for c8, d4, so2 and sn with d = 1",
     protocol="random poses: every row moved by a random group element; check on 256 sampled "
     "rows and 2,000 random pairs",

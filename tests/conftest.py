@@ -55,8 +55,8 @@ def save_tiny_cnn(path) -> object:
     as a checkpoint at ``path``; returns the model."""
     import torch
 
-    from invlatent.images.cnn import CNN
-    from invlatent.images.models import save_model
+    from invlatent.pipelines.images.cnn import CNN
+    from invlatent.pipelines.images.models import save_model
 
     torch.manual_seed(0)
     cnn = CNN(1, 10, TINY_BLOCKS).eval()

@@ -2,7 +2,7 @@
 
 import pytest
 
-from invlatent.action import Action, ActionError
+from invlatent.groups.action import Action, ActionError
 
 CANONICAL = [
     "sn",

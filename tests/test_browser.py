@@ -12,9 +12,9 @@ import sys
 import numpy as np
 import pytest
 
-from invlatent import latentfile
-from invlatent.report import fmt
-from invlatent.synthetic import make_synthetic
+from invlatent.analysis.report import fmt
+from invlatent.format import latentfile
+from invlatent.format.synthetic import make_synthetic
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",

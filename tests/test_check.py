@@ -10,10 +10,11 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
-from invlatent import groups, latentfile
-from invlatent.action import Action
-from invlatent.check import check_file
-from invlatent.latentfile import LatentFile, make_step
+from invlatent import groups
+from invlatent.analysis.check import check_file
+from invlatent.format import latentfile
+from invlatent.format.latentfile import LatentFile, make_step
+from invlatent.groups.action import Action
 
 
 def make_file(group, rng, b=120, path=None) -> LatentFile:
@@ -187,8 +188,8 @@ def test_project_list_prints_the_guarantees(cli, rng, tmp_path):
 
 def test_the_projection_path_does_not_import_torch():
     code = (
-        "import sys; import invlatent.commands.project, invlatent.commands.check_, "
-        "invlatent.projections, invlatent.quotient, invlatent.check; "
+        "import sys; import invlatent.cli.project, invlatent.cli.check_, "
+        "invlatent.projections, invlatent.groups.quotient, invlatent.analysis.check; "
         "sys.exit('torch' in sys.modules)"
     )
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

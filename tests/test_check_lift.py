@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent.images.gcnn import GCNN
-from invlatent.images.models import save_model
+from invlatent.pipelines.images.gcnn import GCNN
+from invlatent.pipelines.images.models import save_model
 from tests.conftest import TINY_BLOCKS, assert_one_line_error, image_config, save_tiny_cnn
 
 

@@ -11,8 +11,8 @@ import pytest
 from conftest import assert_one_line_error
 from safetensors.numpy import load_file, save_file
 
-from invlatent import latentfile as lfm
-from invlatent.synthetic import make_synthetic
+from invlatent.format import latentfile as lfm
+from invlatent.format.synthetic import make_synthetic
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "sample_latents")
 

@@ -5,7 +5,6 @@ import itertools
 import numpy as np
 import pytest
 
-from invlatent.action import Action
 from invlatent.groups import (
     act,
     compose,
@@ -17,8 +16,9 @@ from invlatent.groups import (
     rotate_irreps,
     sample,
 )
-from invlatent.images.rotate import rotate_images
-from invlatent.quotient import align, pairwise, quotient_distance
+from invlatent.groups.action import Action
+from invlatent.groups.pixels import rotate_images
+from invlatent.groups.quotient import align, pairwise, quotient_distance
 
 FINITE = ["c2", "c3", "c4", "c5", "d2", "d3", "d4", "d5"]
 GRID = ["c2:grid", "c4:grid", "d2:grid", "d4:grid", "c8:grid", "d8:grid"]
@@ -183,7 +183,7 @@ def test_grid_pairwise_distances_match_the_row_wise_brute_force(group, rng):
 
 
 def test_grid_alignment_in_small_row_chunks_matches_one_chunk(rng):
-    from invlatent.quotient import _align_grid
+    from invlatent.groups.quotient import _align_grid
 
     z1, z2 = _grid("c8:grid", rng, b=9), _grid("c8:grid", rng, b=9)
     one = _align_grid(Action.parse("c8:grid"), z1, z2)

@@ -8,12 +8,12 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent import latentfile
-from invlatent.checkpoint import read_config
+from invlatent.format import latentfile
+from invlatent.format.checkpoint import read_config
 from invlatent.groups import act
-from invlatent.images.check_model import check_model, render
-from invlatent.images.models import load_model
-from invlatent.images.train import TrainOptions, train
+from invlatent.pipelines.images.check_model import check_model, render
+from invlatent.pipelines.images.models import load_model
+from invlatent.pipelines.images.train import TrainOptions, train
 from tests.conftest import Cli, assert_one_line_error
 
 TINY = ["--data", "digits", "--epochs", "2", "--batch-size", "128", "--lr", "0.01"]
@@ -115,7 +115,7 @@ def test_checkpoint_round_trip_gives_identical_latents(tmp_path):
     model, config = train(
         TrainOptions(arch="gcnn", group="d4", data="digits", epochs=1, widths=[3, 4])
     )
-    from invlatent.images.models import save_model
+    from invlatent.pipelines.images.models import save_model
 
     save_model(str(tmp_path / "m.pt"), model, config)
     loaded, _ = load_model(str(tmp_path / "m.pt"))

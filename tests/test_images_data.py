@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from invlatent.errors import InvlatentError
-from invlatent.images.data import load_data, stratified_split
+from invlatent.pipelines.images.data import load_data, stratified_split
 
 
 def _write_idx(path, arr: np.ndarray, compress=False) -> None:

@@ -6,17 +6,16 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent.action import Action
 from invlatent.errors import InvlatentError
 from invlatent.groups import act, compose
-from invlatent.images import gconv
-from invlatent.images.gcnn import GCNN
-from invlatent.images.rotate import (
+from invlatent.groups.action import Action
+from invlatent.groups.pixels import rotate_images, transform_matrix
+from invlatent.pipelines.images import gconv
+from invlatent.pipelines.images.gcnn import GCNN
+from invlatent.pipelines.images.rotate import (
     draw_angles,
     element_indices,
     parse_rotate,
-    rotate_images,
-    transform_matrix,
 )
 
 EXACT = ("c4", "d4", "c2", "d2")

@@ -6,11 +6,12 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent import groups, latentfile
-from invlatent.action import Action
-from invlatent.images.check_model import check_model
-from invlatent.images.gcnn import GCNN
-from invlatent.images.rotate import rotate_images
+from invlatent import groups
+from invlatent.format import latentfile
+from invlatent.groups.action import Action
+from invlatent.groups.pixels import rotate_images
+from invlatent.pipelines.images.check_model import check_model
+from invlatent.pipelines.images.gcnn import GCNN
 from tests.conftest import Cli, assert_one_line_error
 
 BLOCKS = [[3, 5, True], [4, 3, False], [4, 3, True], [5, 3, False]]

@@ -11,8 +11,8 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent import latentfile
-from invlatent.images.data import load_data
+from invlatent.format import latentfile
+from invlatent.pipelines.images.data import load_data
 from invlatent.sampling import stratified_rows
 from tests.conftest import Cli
 
@@ -165,7 +165,7 @@ def test_csv_molecules_keep_input_order_and_name_skipped_rows(vae, tmp_path):
 def test_qm9_keeps_the_file_order():
     import pandas as pd
 
-    from invlatent.molecules.qm9 import load_table, qm9_folder
+    from invlatent.pipelines.qm9 import load_table, qm9_folder
 
     table = load_table("qm9")
     head = pd.read_csv(os.path.join(qm9_folder(), "qm9_part1.csv"), nrows=30)

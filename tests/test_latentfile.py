@@ -8,10 +8,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import load_file
 
-from invlatent import latentfile as lfm
-from invlatent.action import Action
-from invlatent.latentfile import LatentFile, LatentFileError
-from invlatent.synthetic import make_synthetic
+from invlatent.format import latentfile as lfm
+from invlatent.format.latentfile import LatentFile, LatentFileError
+from invlatent.format.synthetic import make_synthetic
+from invlatent.groups.action import Action
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "data", "golden_c4.st")
 

@@ -9,12 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent import latentfile
-from invlatent.action import Action
+from invlatent.format import latentfile
 from invlatent.groups import act
-from invlatent.images.data import load_data
-from invlatent.images.lift import group_elements, lifted, measure_lift, pose
-from invlatent.images.rotate import rotate_images
+from invlatent.groups.action import Action
+from invlatent.groups.pixels import rotate_images
+from invlatent.pipelines.images.data import load_data
+from invlatent.pipelines.images.lift import group_elements, lifted, measure_lift, pose
 from tests.conftest import Cli, assert_one_line_error, save_tiny_cnn
 
 

@@ -13,11 +13,11 @@ import torch  # noqa: E402
 
 from invlatent.errors import InvlatentError  # noqa: E402
 from invlatent.groups import act  # noqa: E402
-from invlatent.mol3d.data import load_geometries, load_npz, load_qm9_geometries  # noqa: E402
-from invlatent.mol3d.defaults import MODEL_DEFAULTS  # noqa: E402
-from invlatent.mol3d.model import Mol3dNet  # noqa: E402
-from invlatent.mol3d.poses import posed, random_permutations, random_rotations  # noqa: E402
-from invlatent.mol3d.xyz import read_xyz  # noqa: E402
+from invlatent.pipelines.mol3d.data import load_geometries, load_npz, load_qm9_geometries  # noqa: E402
+from invlatent.pipelines.mol3d.defaults import MODEL_DEFAULTS  # noqa: E402
+from invlatent.pipelines.mol3d.model import Mol3dNet  # noqa: E402
+from invlatent.pipelines.mol3d.poses import posed, random_permutations, random_rotations  # noqa: E402
+from invlatent.pipelines.mol3d.xyz import read_xyz  # noqa: E402
 from tests.conftest import random_molecules  # noqa: E402
 
 needs_qm9 = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None, reason="no qm9pack")
@@ -73,7 +73,7 @@ def test_qm9_csv_rows_parse_and_failures_are_counted(tmp_path):
 
 @needs_qm9
 def test_qm9_geometries_have_hydrogens_targets_and_the_graph_vae_split():
-    from invlatent.molecules.qm9 import load_qm9
+    from invlatent.pipelines.qm9 import load_qm9
 
     geo = load_geometries("qm9", limit=6)
     assert geo.pos.shape == (6, 29, 3) and geo.pos.dtype == np.float32
@@ -150,7 +150,7 @@ def _latents(net, pos, species, mask):
 @pytest.mark.parametrize("improper", [False, True])
 def test_network_is_equivariant_to_rotations_inversions_translations_and_atom_order(net, improper):
     """f((R, P)·x + t) == (R, P)·f(x) with invlatent's own action, for every latent layer."""
-    from invlatent.mol3d.data import Geometries
+    from invlatent.pipelines.mol3d.geometries import Geometries
 
     pos, species, mask = random_molecules()
     rng = np.random.default_rng(1)

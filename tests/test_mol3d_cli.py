@@ -12,8 +12,8 @@ pytest.importorskip("e3nn")
 if importlib.util.find_spec("qm9pack") is None:
     pytest.skip("no qm9pack", allow_module_level=True)
 
-from invlatent import latentfile as lfm  # noqa: E402
-from invlatent.checkpoint import read_config  # noqa: E402
+from invlatent.format import latentfile as lfm  # noqa: E402
+from invlatent.format.checkpoint import read_config  # noqa: E402
 from invlatent.groups import act  # noqa: E402
 from tests.conftest import Cli, assert_one_line_error  # noqa: E402
 
@@ -42,7 +42,7 @@ def test_checkpoint_config_names_family_targets_and_split(model):
 
 
 def test_short_training_reduces_the_loss():
-    from invlatent.mol3d.train import train_mol3d
+    from invlatent.pipelines.mol3d.train import train_mol3d
 
     _, cfg = train_mol3d(
         "qm9", limit=300, epochs=4, batch_size=16, max_minutes=0, threads=1, log=lambda s: None,
@@ -100,7 +100,7 @@ def test_encode_graph_invariant_layers_copies_and_inversions(cli, model):
 def test_encode_shares_under_torchrun_join_into_the_one_process_rows(cli, model, monkeypatch):
     """Each rank encodes its block of the posed rows; the blocks in rank order are the file
     (poses, ids, targets exactly; latents to float32 rounding of other batches)."""
-    from invlatent.mol3d.encode import encode_checkpoint
+    from invlatent.pipelines.mol3d.encode import encode_checkpoint
 
     args = dict(rotate="random", permute="random", copies=2, limit=11, seed=5)
     r = cli("encode", model, "qm9", *[x for k, v in args.items() for x in (f"--{k}", v)])
@@ -151,7 +151,8 @@ def test_encode_bad_options_are_one_line_errors(cli, model, args, fragment):
 
 def _xyz_of_qm9(path, count: int) -> None:
     """``count`` QM9 molecules (the `--limit` sample) written as a multi-frame .xyz file."""
-    from invlatent.mol3d.data import SYMBOLS, load_geometries
+    from invlatent.pipelines.mol3d.data import load_geometries
+    from invlatent.pipelines.mol3d.geometries import SYMBOLS
 
     geo = load_geometries("qm9", limit=count)
     lines = []

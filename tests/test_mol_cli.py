@@ -9,10 +9,10 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("rdkit")
 
-from invlatent import latentfile as lfm  # noqa: E402
-from invlatent.action import Action  # noqa: E402
-from invlatent.checkpoint import load_checkpoint  # noqa: E402
+from invlatent.format import latentfile as lfm  # noqa: E402
+from invlatent.format.checkpoint import load_checkpoint  # noqa: E402
 from invlatent.groups import act  # noqa: E402
+from invlatent.groups.action import Action  # noqa: E402
 from tests.conftest import Cli, assert_one_line_error  # noqa: E402
 
 SMILES = [

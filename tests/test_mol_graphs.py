@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("rdkit")
 
-from invlatent.molecules import graphs as gr  # noqa: E402
+from invlatent.pipelines.molecules import graphs as gr  # noqa: E402
 
 # aromatic rings, a zwitterion, an isocyanide ([C-]), [NH2+]/[NH+]/[N+], [N-] and [CH-] as in QM9
 FIXTURES = [
@@ -95,7 +95,7 @@ needs_qm9 = pytest.mark.skipif(
 
 @needs_qm9
 def test_qm9_loader_reads_a_few_rows_with_targets_and_a_stable_split():
-    from invlatent.molecules import qm9
+    from invlatent.pipelines import qm9
 
     t, full = qm9.load_qm9(limit=30), qm9.load_qm9()
     assert len(t.smiles) == 30 and full.smiles[:3] == ["C", "N", "O"]
@@ -124,7 +124,7 @@ def test_qm9_loader_reads_a_few_rows_with_targets_and_a_stable_split():
 
 
 def test_split_is_close_to_80_10_10():
-    from invlatent.molecules.qm9 import split_codes
+    from invlatent.pipelines.qm9 import split_codes
 
     codes = split_codes(np.arange(10_000), 10_000)
     assert np.bincount(codes).tolist() == [8000, 1000, 1000]

@@ -6,8 +6,8 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("rdkit")
 
-from invlatent.molecules.graphs import smiles_to_graphs  # noqa: E402
-from invlatent.molecules.model import GraphVAE, model_config  # noqa: E402
+from invlatent.pipelines.molecules.graphs import smiles_to_graphs  # noqa: E402
+from invlatent.pipelines.molecules.model import GraphVAE, model_config  # noqa: E402
 
 SMILES = ["CC(C)O", "c1ccccc1", "[NH3+]CC(=O)[O-]", "OC1C2CC1O2", "C#CC(=O)NC", "CCOC=O"]
 TINY = dict(hidden=16, enc_layers=2, dec_layers=2, heads=2, fourier=8)
@@ -77,7 +77,7 @@ def test_equal_latents_on_padding_do_not_leak_into_real_nodes(rng, edge_layers):
 
 
 def test_a_short_training_run_reduces_the_loss():
-    from invlatent.molecules.train import train_graph_vae
+    from invlatent.pipelines.molecules.train import train_graph_vae
 
     smi = SMILES * 12
     _, config = _train_on(smi, train_graph_vae)
@@ -103,7 +103,7 @@ def _train_on(smiles, train_graph_vae, **options):
 
 
 def test_weight_ema_follows_its_recurrence_and_warms_up():
-    from invlatent.molecules.train import _Ema
+    from invlatent.pipelines.molecules.train import _Ema
 
     model = _model()
     ema = _Ema(model, decay=0.9)
@@ -122,7 +122,7 @@ def test_weight_ema_follows_its_recurrence_and_warms_up():
 
 
 def test_training_returns_the_averaged_weights():
-    from invlatent.molecules.train import train_graph_vae
+    from invlatent.pipelines.molecules.train import train_graph_vae
 
     plain, _ = _train_on(SMILES * 5, train_graph_vae, ema=0.0)
     averaged, config = _train_on(SMILES * 5, train_graph_vae, ema=0.9)
@@ -131,7 +131,7 @@ def test_training_returns_the_averaged_weights():
 
 
 def test_training_is_reproducible_with_a_seed():
-    from invlatent.molecules.train import train_graph_vae
+    from invlatent.pipelines.molecules.train import train_graph_vae
 
     a, _ = _train_on(SMILES * 5, train_graph_vae)
     b, _ = _train_on(SMILES * 5, train_graph_vae)
@@ -139,7 +139,7 @@ def test_training_is_reproducible_with_a_seed():
 
 
 def test_symmetry_class_permutations_stay_inside_classes():
-    from invlatent.molecules.symmetry import class_permutations
+    from invlatent.pipelines.molecules.symmetry import class_permutations
 
     perms = class_permutations(["OCCO", "CCO", "CC(C)(C)C"], cap=16)
     assert (perms[1] == np.arange(9)).all()  # ethanol: no two atoms alike
@@ -150,8 +150,8 @@ def test_symmetry_class_permutations_stay_inside_classes():
 
 def test_bond_loss_does_not_care_which_alike_atom_is_which():
     """OCCO: swapping the two oxygens in the target leaves the loss unchanged (min over relabellings)."""
-    from invlatent.molecules.symmetry import class_permutations
-    from invlatent.molecules.train import vae_loss
+    from invlatent.pipelines.molecules.symmetry import class_permutations
+    from invlatent.pipelines.molecules.train import vae_loss
 
     g = smiles_to_graphs(["OCCO"])
     perms = torch.from_numpy(class_permutations(["OCCO"], cap=16))
@@ -172,8 +172,8 @@ def test_bond_loss_does_not_care_which_alike_atom_is_which():
 
 
 def test_valence_decoding_respects_valences_and_joins_fragments(rng):
-    from invlatent.molecules.decode import _argmax_bonds, _components, _valence_bonds
-    from invlatent.molecules.graphs import MAX_VALENCE
+    from invlatent.pipelines.molecules.decode import _argmax_bonds, _components, _valence_bonds
+    from invlatent.pipelines.molecules.graphs import MAX_VALENCE
 
     b = 200
     types = rng.integers(0, 8, size=(b, 9))

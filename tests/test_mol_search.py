@@ -9,14 +9,14 @@ import pytest
 torch = pytest.importorskip("torch")
 pytest.importorskip("rdkit")
 
-from invlatent.molecules.graphs import (  # noqa: E402
+from invlatent.pipelines.molecules.graphs import (  # noqa: E402
     ATOM_TYPES,
     MAX_NODES,
     graph_to_smiles,
     smiles_to_graphs,
 )
-from invlatent.molecules.model import GraphVAE, model_config  # noqa: E402
-from invlatent.molecules.search import (  # noqa: E402
+from invlatent.pipelines.molecules.model import GraphVAE, model_config  # noqa: E402
+from invlatent.pipelines.molecules.search import (  # noqa: E402
     MAX_CHANGES,
     candidate_graphs,
     consistent_graphs,

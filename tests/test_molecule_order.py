@@ -12,7 +12,7 @@ import pytest
 pytest.importorskip("torch")
 pytest.importorskip("rdkit")
 
-from invlatent import latentfile  # noqa: E402
+from invlatent.format import latentfile  # noqa: E402
 from invlatent.sampling import class_counts, stratified_rows  # noqa: E402
 from tests.conftest import Cli, assert_one_line_error  # noqa: E402
 
@@ -91,7 +91,7 @@ def test_a_limit_below_one_is_a_one_line_error(vae, tmp_path):
 
 @needs_qm9
 def test_qm9_graph_limit_is_a_stratified_sample_in_file_order(vae):
-    from invlatent.molecules.qm9 import QM9_SIZE, load_qm9, split_codes
+    from invlatent.pipelines.qm9 import QM9_SIZE, load_qm9, split_codes
 
     lf = _assert_limit_sample(vae, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE), 40)
     assert np.array_equal(lf.targets, load_qm9().targets[lf.ids])
@@ -110,14 +110,15 @@ def mol3d(tmp_path_factory):
 
 
 def test_mol3d_qm9_limit_is_a_stratified_sample_in_file_order(mol3d):
-    from invlatent.molecules.qm9 import QM9_SIZE, load_qm9, split_codes
+    from invlatent.pipelines.qm9 import QM9_SIZE, load_qm9, split_codes
 
     lf = _assert_limit_sample(mol3d, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE), 12)
     assert np.array_equal(lf.targets, load_qm9().targets[lf.ids])
 
 
 def test_xyz_limit_is_a_stratified_sample_in_file_order(mol3d, tmp_path):
-    from invlatent.mol3d.data import SYMBOLS, load_geometries
+    from invlatent.pipelines.mol3d.data import load_geometries
+    from invlatent.pipelines.mol3d.geometries import SYMBOLS
 
     geo = load_geometries("qm9", limit=30)
     lines = []
@@ -151,21 +152,22 @@ def _assert_split_then_limit(model, data, split: np.ndarray) -> None:
 
 @needs_qm9
 def test_qm9_graph_split_comes_before_limit(vae):
-    from invlatent.molecules.qm9 import QM9_SIZE, split_codes
+    from invlatent.pipelines.qm9 import QM9_SIZE, split_codes
 
     _assert_split_then_limit(vae, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE))
 
 
 def test_mol3d_qm9_split_comes_before_limit(mol3d):
-    from invlatent.molecules.qm9 import QM9_SIZE, split_codes
+    from invlatent.pipelines.qm9 import QM9_SIZE, split_codes
 
     _assert_split_then_limit(mol3d, "qm9", split_codes(np.arange(QM9_SIZE), QM9_SIZE))
 
 
 def test_an_empty_split_is_a_one_line_error(vae, mol3d, tmp_path):
     """Three molecules all fall in train (80/10/10): `--split test` names the empty split."""
-    from invlatent.mol3d.data import SYMBOLS, load_geometries
-    from invlatent.molecules.qm9 import split_codes
+    from invlatent.pipelines.mol3d.data import load_geometries
+    from invlatent.pipelines.mol3d.geometries import SYMBOLS
+    from invlatent.pipelines.qm9 import split_codes
 
     assert not (split_codes(np.arange(3), 3) == 2).any()
     (tmp_path / "m.smi").write_text("CCO\nCC\nCN\n")

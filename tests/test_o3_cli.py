@@ -7,7 +7,7 @@ import pytest
 from conftest import assert_one_line_error
 
 from invlatent import groups
-from invlatent.latentfile import read
+from invlatent.format.latentfile import read
 
 GROUP = "sn*o3:2x0e+1x1o+1x2e"
 
@@ -179,8 +179,8 @@ def test_check_counts_degenerate_canonical_frames(cli, tmp_path, rng):
 @pytest.mark.parametrize("name", ["o3.st", "sn_o3.st"])
 def test_sample_files_carry_their_elements_and_are_reproducible(name, tmp_path):
     """The shipped samples read back, record (R, P), and are re-made bit for bit."""
-    from invlatent.latentfile import write
-    from invlatent.synthetic import make_synthetic
+    from invlatent.format.latentfile import write
+    from invlatent.format.synthetic import make_synthetic
 
     lf = read(f"sample_latents/{name}")
     assert lf.g is not None and lf.g.shape[1:] == (3, 3)

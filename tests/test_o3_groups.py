@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from invlatent import groups
-from invlatent.action import Action, ActionError
-from invlatent.irreps import D_from_matrix, Irreps, clebsch_gordan, random_rotations, rotate
+from invlatent.groups.action import Action, ActionError
+from invlatent.groups.irreps import D_from_matrix, Irreps, clebsch_gordan, random_rotations, rotate
 
 torch = pytest.importorskip("torch")
 o3 = pytest.importorskip("e3nn.o3")

@@ -5,11 +5,11 @@ import numpy as np
 import pytest
 
 from invlatent import groups
-from invlatent.action import Action
-from invlatent.irreps import random_rotations, rotate
+from invlatent.groups.action import Action
+from invlatent.groups.irreps import random_rotations, rotate
+from invlatent.groups.quotient import quotient_distance
 from invlatent.projections import methods_for, project_array, project_with_extras
 from invlatent.projections._o3 import bispectrum_features, power_features
-from invlatent.quotient import quotient_distance
 
 GROUPS = [
     "o3:16x0e+8x1o+4x2e",

@@ -6,10 +6,11 @@ import itertools
 import numpy as np
 import pytest
 
-from invlatent import groups, quotient_o3
-from invlatent.action import Action
-from invlatent.irreps import random_rotations, rotate
-from invlatent.quotient import pairwise, quotient_distance
+from invlatent import groups
+from invlatent.groups import quotient_o3
+from invlatent.groups.action import Action
+from invlatent.groups.irreps import random_rotations, rotate
+from invlatent.groups.quotient import pairwise, quotient_distance
 
 
 def _brute_rotation(irreps, z1, z2, signs, starts=200):

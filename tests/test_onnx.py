@@ -7,9 +7,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from invlatent import latentfile
-from invlatent.action import Action
+from invlatent.format import latentfile
 from invlatent.groups import act
+from invlatent.groups.action import Action
 from tests.conftest import assert_one_line_error
 
 onnx = pytest.importorskip("onnx")
@@ -60,7 +60,7 @@ def _encode(cli, model, *args):
 
 
 def test_onnx_encoder_gives_the_model_outputs_in_input_order(cli, tmp_path):
-    from invlatent.images.data import load_data
+    from invlatent.pipelines.images.data import load_data
 
     path = _pool_encoder(tmp_path / "enc.onnx")
     lf = _encode(cli, path, "--group", "trivial", "--limit", "40", "--batch-size", "7")

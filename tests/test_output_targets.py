@@ -9,7 +9,7 @@ import threading
 import pytest
 from conftest import assert_one_line_error
 
-from invlatent import latentfile as lfm
+from invlatent.format import latentfile as lfm
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "sample_latents")
 C8 = os.path.join(SAMPLES, "c8.st")
@@ -87,7 +87,7 @@ def test_a_shard_set_is_not_written_onto_a_device(cli, tmp_path):
     assert cli("project", "-m", "power", C8, "-o", tmp_path / "one.st").exit_code == 0
     folder.mkdir()
     os.replace(tmp_path / "one.st", folder / "part-00000.st")
-    from invlatent import shards
+    from invlatent.format import shards
 
     shards.write_manifest(str(folder), ["part-00000.st"], [400], lfm.read(C8).action, [])
     dev = null_device(tmp_path / "null")

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
-from invlatent import groups, latentfile
-from invlatent.action import Action
-from invlatent.latentfile import LatentFile, make_step
+from invlatent import groups
+from invlatent.format import latentfile
+from invlatent.format.latentfile import LatentFile, make_step
+from invlatent.groups.action import Action
 
 
 def _write(path, z, action="trivial", history=(), **fields) -> str:

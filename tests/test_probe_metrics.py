@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from sklearn import metrics as skm
 
-from invlatent.probe import classification, regression
+from invlatent.analysis.probe import classification, regression
 
 
 @pytest.mark.parametrize("seed", range(6))
@@ -61,6 +61,6 @@ def test_r2_of_a_constant_target_follows_sklearn():
 
 
 def test_every_public_name_exists():
-    import invlatent.probe as probe
+    import invlatent.analysis.probe as probe
 
     assert all(hasattr(probe, name) for name in probe.__all__)

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from invlatent.analysis.probe._splits import fixed_split, inner_holdout, kfold, straddling, units_of
 from invlatent.errors import InvlatentError
-from invlatent.probe._splits import fixed_split, inner_holdout, kfold, straddling, units_of
 
 
 def _copies(rng, n_objects=40, max_copies=6):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from invlatent import groups, projections
-from invlatent.action import Action
+from invlatent.groups.action import Action
 from invlatent.projections import methods_for, project_array, project_with_extras
 
 GROUPS = ["sn", "c2", "c8", "d3", "d4", "so2:1", "so2:0,1,1,2,3", "so2:2,3", "trivial"]

@@ -9,10 +9,11 @@ import pytest
 from conftest import assert_one_line_error
 from safetensors.numpy import save_file
 
-from invlatent import groups, latentfile
-from invlatent.action import Action
-from invlatent.check import check_file, render
-from invlatent.latentfile import LatentFile, make_step
+from invlatent import groups
+from invlatent.analysis.check import check_file, render
+from invlatent.format import latentfile
+from invlatent.format.latentfile import LatentFile, make_step
+from invlatent.groups.action import Action
 from invlatent.projections import get_method, project_array
 
 POOLS = ("spatial-mean", "spatial-max")

@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 
 from invlatent import groups
-from invlatent.action import Action
+from invlatent.groups.action import Action
+from invlatent.groups.quotient import quotient_distance
 from invlatent.projections import project_array, project_with_extras
 from invlatent.projections._base import Params, template_rng
-from invlatent.quotient import quotient_distance
 
 
 def _dist(a, b):

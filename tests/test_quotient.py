@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from invlatent import groups
-from invlatent.quotient import align, pairwise, quotient_distance
+from invlatent.groups.quotient import align, pairwise, quotient_distance
 
 FINITE = ["c2", "c5", "c8", "d3", "d4"]
 SO2 = ["so2:1", "so2:0,1,1,2", "so2:2,3", "so2:0,3"]

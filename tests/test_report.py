@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
-from invlatent import latentfile
-from invlatent.action import Action
-from invlatent.recommend import recommend
-from invlatent.report import fmt
-from invlatent.synthetic import make_synthetic
+from invlatent.analysis.recommend import recommend
+from invlatent.analysis.report import fmt
+from invlatent.format import latentfile
+from invlatent.format.synthetic import make_synthetic
+from invlatent.groups.action import Action
 
 FAST = ["--tasks", "linear", "--embeddings", "pca", "--samples", "48", "--pairs", "200",
         "--orbits", "2", "--folds", "3"]  # fmt: skip

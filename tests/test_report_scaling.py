@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from invlatent import groups
-from invlatent.action import Action
+from invlatent.groups.action import Action
 from invlatent.projections import project_array
 
 

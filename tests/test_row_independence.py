@@ -5,7 +5,7 @@ import os
 import numpy as np
 import pytest
 
-from invlatent import latentfile as lfm
+from invlatent.format import latentfile as lfm
 from invlatent.projections import methods_for, project_with_extras
 
 SAMPLES = os.path.join(os.path.dirname(__file__), "..", "sample_latents")

@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
-from invlatent import latentfile as lfm
-from invlatent.shards import write_manifest
-from invlatent.synthetic import make_synthetic
+from invlatent.format import latentfile as lfm
+from invlatent.format.shards import read_input, write_manifest
+from invlatent.format.synthetic import make_synthetic
 
 SPLITS = (0, 70, 150, 240)
 
@@ -34,7 +34,7 @@ def test_reading_commands_see_the_shards_as_the_joined_file(cli, tmp_path, manif
     lf, ds = make_shards(tmp_path / "ds", manifest=manifest)
     whole = tmp_path / "whole.st"
     lfm.write(lf, str(whole))
-    back = lfm.read(ds)
+    back = read_input(ds)
     for name, arr in lf.tensors().items():
         np.testing.assert_array_equal(back.tensors()[name], arr)
     info = json.loads(cli("inspect", "--json", ds).stdout)
@@ -62,7 +62,7 @@ def test_project_on_shards_writes_shards_and_a_manifest(cli, tmp_path):
     np.testing.assert_array_equal(got.z, lfm.loads(want).z)
     whole = tmp_path / "whole.st"
     lfm.write(lf, str(whole))
-    joined = lfm.read(str(out))
+    joined = read_input(str(out))
     np.testing.assert_array_equal(
         joined.z, lfm.loads(cli("project", "-m", "bispectrum", whole).stdout_bytes).z
     )
@@ -74,8 +74,8 @@ def test_a_folder_data_set_has_one_hash_wherever_it_lies(cli, tmp_path):
     moved = tmp_path / "elsewhere"
     os.rename(ds, moved)
     _, again = make_shards(tmp_path / "ds", manifest=False)
-    sha = lfm.input_hash(lfm.read(again))
-    assert lfm.input_hash(lfm.read(str(moved))) == sha
+    sha = lfm.input_hash(read_input(again))
+    assert lfm.input_hash(read_input(str(moved))) == sha
     assert cli("project", "-m", "pool-max", moved, "-o", tmp_path / "out").exit_code == 0
     step = json.loads((tmp_path / "out" / "dataset.json").read_text())["history"][-1]
     assert step["inputs"][0]["sha256"] == sha
@@ -137,8 +137,8 @@ def test_bad_shards_give_one_line_before_any_work(cli, tmp_path, how, words):
 
 def test_large_data_sets_are_joined_on_disk_not_in_memory(tmp_path, monkeypatch):
     lf, ds = make_shards(tmp_path / "ds")
-    monkeypatch.setattr("invlatent.shards.JOIN_IN_MEMORY", 1000)
-    back = lfm.read(ds)
+    monkeypatch.setattr("invlatent.format.shards.JOIN_IN_MEMORY", 1000)
+    back = read_input(ds)
     assert isinstance(back.z, np.memmap)
     for name, arr in lf.tensors().items():
         np.testing.assert_array_equal(back.tensors()[name], arr)

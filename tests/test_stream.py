@@ -12,10 +12,10 @@ import numpy as np
 import pytest
 from conftest import assert_one_line_error
 
-from invlatent import latentfile as lfm
-from invlatent import safetensors_io as sio
-from invlatent.projections import project
-from invlatent.synthetic import make_synthetic
+from invlatent.format import latentfile as lfm
+from invlatent.format import safetensors_io as sio
+from invlatent.format.projected import project_latents
+from invlatent.format.synthetic import make_synthetic
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PEAK = """import atexit, sys
@@ -79,25 +79,25 @@ def test_streamed_bytes_equal_the_in_memory_projection(cli, tmp_path, group, met
     lfm.write(lf, str(src))
     data = src.read_bytes()
     for m in methods:
-        want = lfm.dumps(project(lfm.read(str(src)), m, source=str(src)))
+        want = lfm.dumps(project_latents(lfm.read(str(src)), m, source=str(src)))
         out = tmp_path / f"{m}.st"
         r = cli("project", "-m", m, "--chunk-mb", 1, src, "-o", out)
         assert r.exit_code == 0, r.stderr
         assert out.read_bytes() == want, m
         assert cli("project", "-m", m, "--chunk-mb", 1, src).stdout_bytes == want, m
         piped = cli("project", "-m", m, "-", input=data).stdout_bytes
-        assert piped == lfm.dumps(project(lfm.read(str(src)), m, source="-")), m
+        assert piped == lfm.dumps(project_latents(lfm.read(str(src)), m, source="-")), m
 
 
 def test_equivariant_grid_pooling_streams_the_same_bytes(cli, tmp_path, rng):
-    from invlatent.action import Action
+    from invlatent.groups.action import Action
 
     z = rng.standard_normal((3000, 2, 4, 6, 6)).astype(np.float32)
     lf = lfm.LatentFile(z=z, action=Action.parse("c4:grid"), labels=np.arange(3000) % 3)
     src = tmp_path / "grid.st"
     lfm.write(lf, str(src))
     for m in ("spatial-mean", "spatial-max"):
-        want = lfm.dumps(project(lfm.read(str(src)), m, source=str(src)))
+        want = lfm.dumps(project_latents(lfm.read(str(src)), m, source=str(src)))
         got = cli("project", "-m", m, "--chunk-mb", 1, src).stdout_bytes
         assert got == want and lfm.loads(got).z.shape == (3000, 2, 4), m
 
@@ -213,7 +213,7 @@ def _written(pid: int) -> int:
 
 
 def test_import_maps_a_npy_file_instead_of_loading_it(cli, tmp_path, rng):
-    from invlatent.importing import import_arrays
+    from invlatent.format.importing import import_arrays
 
     z = rng.standard_normal((50, 4, 8)).astype(np.float32)
     np.save(tmp_path / "z.npy", z)
@@ -229,7 +229,7 @@ def test_viz_and_probe_sample_rows_of_large_files_and_say_so(cli, tmp_path, monk
     lfm.write(make_synthetic("c8", n_samples=2000, seed=1), str(src))
     r = cli("viz", "--sample", 300, src, "-o", tmp_path / "v.png")
     assert r.exit_code == 0 and "300 points), sampled from 2,000 rows" in r.stderr
-    monkeypatch.setattr("invlatent.probe._inputs.FEATURE_BYTES", 500 * 64 * 4)
+    monkeypatch.setattr("invlatent.analysis.probe._inputs.FEATURE_BYTES", 500 * 64 * 4)
     r = cli("probe", "--json", src)
     assert r.exit_code == 0, r.stderr
     assert "probing a seeded sample of 500 rows" in r.stderr

@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 import torch
 
-from invlatent import latentfile as lfm
-from invlatent.distributed import Context, collective
 from invlatent.errors import InvlatentError
+from invlatent.format import latentfile as lfm
+from invlatent.format.shards import read_input
+from invlatent.ranks import Context, collective
 from tests.conftest import random_molecules
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -74,7 +75,7 @@ def test_encode_under_torchrun_writes_shards_whose_union_is_the_single_process_f
     r = torchrun(*enc, "-o", tmp_path / "z")
     assert r.returncode == 0, r.stderr[-2000:]
     assert sorted(os.listdir(tmp_path / "z")) == ["dataset.json", "part-00000.st", "part-00001.st"]
-    union = lfm.read(str(tmp_path / "z"))
+    union = read_input(str(tmp_path / "z"))
     assert union.tensors().keys() == single.tensors().keys()
     for name, arr in single.tensors().items():
         np.testing.assert_array_equal(union.tensors()[name], arr, err_msg=name)
@@ -107,7 +108,7 @@ def test_a_failing_rank_stops_the_group_and_is_named(tmp_path):
 def test_encode_refuses_stdout_under_torchrun(cli, monkeypatch, tmp_path):
     monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "1")
-    monkeypatch.setattr("invlatent.distributed.init", lambda device="cpu": Context(1, 2))
+    monkeypatch.setattr("invlatent.format.shards.init", lambda device="cpu": Context(1, 2))
     r = cli("encode", tmp_path / "none.pt", "digits")
     assert r.exit_code == 2
     assert r.stderr.strip() == (
@@ -129,7 +130,7 @@ def test_graph_vae_trains_and_encodes_under_torchrun(cli, tmp_path):
     r = torchrun(*enc, "-o", tmp_path / "z")
     assert r.returncode == 0, r.stderr[-2000:]
     single = lfm.loads(cli(*enc).stdout_bytes)
-    union = lfm.read(str(tmp_path / "z"))
+    union = read_input(str(tmp_path / "z"))
     for name, arr in single.tensors().items():
         np.testing.assert_array_equal(union.tensors()[name], arr, err_msg=name)
 
@@ -146,7 +147,7 @@ MOL3D = ["--targets", "t0", "--epochs", "2", "--irreps", "4x0e+1x1o", "--layers"
 
 def _weights_and_config(path) -> tuple[dict, dict]:
     """A checkpoint's weights and its config less the wall-clock seconds of its history."""
-    from invlatent.checkpoint import load_checkpoint
+    from invlatent.format.checkpoint import load_checkpoint
 
     state, config = load_checkpoint(str(path))
     for rec in config["history"]:

@@ -11,11 +11,7 @@ import pytest
 from conftest import assert_one_line_error
 
 from invlatent import groups
-from invlatent import latentfile as lfmod
-from invlatent.action import Action
-from invlatent.latentfile import LatentFile, make_step
-from invlatent.synthetic import make_synthetic
-from invlatent.viz import (
+from invlatent.analysis.viz import (
     Options,
     Settings,
     group_elements,
@@ -24,6 +20,10 @@ from invlatent.viz import (
     render,
     sample_rows,
 )
+from invlatent.format import latentfile as lfmod
+from invlatent.format.latentfile import LatentFile, make_step
+from invlatent.format.synthetic import make_synthetic
+from invlatent.groups.action import Action
 
 
 def _write(lf: LatentFile, path) -> str:
@@ -399,7 +399,7 @@ def test_umap_is_seeded_records_its_parameters_and_places_orbits(cli, tmp_path):
 
 
 def test_orbit_objects_take_turns_over_classes():
-    from invlatent.viz._orbits import choose
+    from invlatent.analysis.viz._orbits import choose
 
     labels = np.repeat([0, 1, 2], [50, 30, 20])
     picked = choose(np.arange(100), 6, seed=1, labels=labels)

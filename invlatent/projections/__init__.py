@@ -18,8 +18,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent.action import Action
 from invlatent.errors import InvlatentError
+from invlatent.groups.action import Action
 from invlatent.projections import _grid, _o3, _o3_nodes, _regular, _sn, _so2, _trivial
 from invlatent.projections._base import Method, Params, run_chunked
 
@@ -30,10 +30,8 @@ __all__ = [
     "get_method",
     "guarantees",
     "methods_for",
-    "project",
     "project_array",
     "project_with_extras",
-    "projected_file",
 ]
 
 FAMILY = {
@@ -106,41 +104,6 @@ def project_array(
         action, z, mask, method=method, dim=dim, seed=seed, key_channel=key_channel
     )
     return out
-
-
-def project(lf, method: str, *, dim=None, seed: int = 0, key_channel=None, source: str = "-"):
-    """A projected latent file with the step appended to the history: action ``trivial``, or
-    the pooled ``cN``/``dN`` fields ``[B, F, |G|]`` of an equivariant method."""
-    from invlatent.latentfile import input_hash
-
-    out, extras = project_with_extras(
-        lf.action, lf.z, lf.mask, method=method, dim=dim, seed=seed, key_channel=key_channel
-    )
-    options = {"method": method, "dim": dim, "key_channel": key_channel, "seed": seed}
-    return projected_file(lf, out, extras, options, source, input_hash(lf))
-
-
-def projected_file(lf, out, extras: dict, options: dict, source: str, sha256: str):
-    """The output file of a projection: ``out`` (B, D) in the method's output layout, the extra
-    tensors, the input's other tensors and metadata, and the history step (also used by the
-    streaming writer, with shape-only arrays)."""
-    from invlatent.latentfile import make_step
-
-    method, seed = options["method"], options.get("seed", 0)
-    action = get_method(lf.action, method).output_action(lf.action)
-    if not action.is_invariant:
-        out = out.reshape(len(out), -1, action.group_size)
-    opts = {k: options.get(k) for k in ("method", "dim", "key_channel")}
-    step = make_step("project", opts, inputs=[(source, sha256)], seed=seed)
-    return lf.with_step(
-        step,
-        z=out,
-        action=action,
-        mask=None,
-        g_kind=(lf.g_kind or lf.action.g_kind) if lf.g is not None else None,
-        extra={**lf.extra, **extras},
-        meta={**lf.meta, "source_action": lf.meta.get("source_action", str(lf.action))},
-    )
 
 
 def _check_options(action: Action, m: Method, shape, mask, p: Params) -> None:

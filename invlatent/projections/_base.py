@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from invlatent.action import Action
+from invlatent.groups.action import Action
 
 CHUNK_BYTES = 1 << 20
 MAX_CHUNK_ROWS = 8192

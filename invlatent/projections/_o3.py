@@ -14,9 +14,9 @@ import functools
 
 import numpy as np
 
-from invlatent import irreps
+from invlatent.groups import irreps
+from invlatent.groups.quotient_o3 import coefficients, grid_values, newton
 from invlatent.projections._base import Method, flat, rowwise_matmul, template_rng
-from invlatent.quotient_o3 import coefficients, grid_values, newton
 
 REFS = 2  # references per class for the bispectrum
 RANDOM_MAX_STEPS = 15

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent import irreps
+from invlatent.groups import irreps
 from invlatent.projections import _o3, _sn
 from invlatent.projections._base import Method, Params, flat
 

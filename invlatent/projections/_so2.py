@@ -11,8 +11,8 @@ from math import gcd
 import numpy as np
 
 from invlatent import groups
+from invlatent.groups.quotient import maximise_trig
 from invlatent.projections._base import Method, complex_columns, flat, root_normalise, template_rng
-from invlatent.quotient import maximise_trig
 
 
 def _split(freqs, z):

@@ -1,0 +1,26 @@
+"""Downstream probes of latent files: how well a simple model reads labels or targets off them.
+
+The instrument behind the paper's evidence (invariant projections beat raw equivariant latents):
+logistic/ridge, kNN (DINO-style) and small-MLP probes under one shared cross-validation protocol
+with a leakage guard for transformed copies. ``docs/probe.md`` describes the protocol and report.
+"""
+
+from invlatent.analysis.probe._knn import KnnProbe
+from invlatent.analysis.probe._linear import LogisticProbe, RidgeProbe
+from invlatent.analysis.probe._metrics import classification, regression
+from invlatent.analysis.probe._mlp import MlpProbe
+from invlatent.analysis.probe._run import CLASSIFY_TASKS, REGRESS_TASKS, run_probe
+from invlatent.analysis.probe._table import render
+
+__all__ = [
+    "CLASSIFY_TASKS",
+    "REGRESS_TASKS",
+    "KnnProbe",
+    "LogisticProbe",
+    "MlpProbe",
+    "RidgeProbe",
+    "classification",
+    "regression",
+    "render",
+    "run_probe",
+]

@@ -1,1 +1,0 @@
-"""One module per subcommand; ``invlatent.cli`` attaches them to the app."""

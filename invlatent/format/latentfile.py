@@ -1,0 +1,500 @@
+"""The latent file: safetensors tensors plus metadata saying how a group acts on them.
+
+``read`` / ``write`` take a path or ``-`` (stdin / stdout); ``loads`` / ``dumps`` work on bytes;
+``read_header`` reads only the header (for ``inspect`` on files of any size). Reading a path is
+lazy: tensors are memory-mapped views, so nothing is loaded until it is used. The normative
+description of the format is ``docs/format.md``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import hashlib
+import json
+import os
+import stat
+import sys
+import tempfile
+from dataclasses import dataclass, field, replace
+from functools import partial
+from typing import BinaryIO
+
+import numpy as np
+
+from invlatent import __version__
+from invlatent.errors import InvlatentError
+from invlatent.format import safetensors_io as sio
+from invlatent.groups import irreps
+from invlatent.groups.action import Action, ActionError
+
+FORMAT = "invlatent/1"
+KNOWN_TENSORS = ("z", "mask", "labels", "targets", "g", "ids")
+RESERVED_META = ("format", "action", "targets", "g_kind", "history")
+G_KIND_VALUES = ("perm", "index", "angle", "rotation", "rotation+perm")
+BLOCK = 1 << 22
+AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400  # linkat(2): name an O_TMPFILE file
+
+
+class LatentFileError(InvlatentError):
+    """A latent file that cannot be read or does not satisfy the format."""
+
+
+@dataclass
+class LatentFile:
+    """Latent codes ``z`` of shape ``(B, ...)`` with their group action and side information."""
+
+    z: np.ndarray
+    action: Action
+    mask: np.ndarray | None = None
+    labels: np.ndarray | None = None
+    targets: np.ndarray | None = None
+    target_names: list[str] = field(default_factory=list)
+    g: np.ndarray | None = None
+    g_kind: str | None = None
+    ids: np.ndarray | None = None
+    extra: dict[str, np.ndarray] = field(default_factory=dict)
+    history: list[dict] = field(default_factory=list)
+    meta: dict[str, str] = field(default_factory=dict)
+    source_bytes: object = field(default=None, repr=False, compare=False)
+
+    def __len__(self) -> int:
+        return int(self.z.shape[0])
+
+    def tensors(self) -> dict[str, np.ndarray]:
+        """All tensors of the file by their stored names."""
+        named = {k: getattr(self, k) for k in KNOWN_TENSORS}
+        return {**self.extra, **{k: v for k, v in named.items() if v is not None}}
+
+    def metadata(self) -> dict[str, str]:
+        """The string-to-string metadata stored in the safetensors header."""
+        meta = {**self.meta, "format": FORMAT, "action": str(self.action)}
+        meta["history"] = json.dumps(self.history, sort_keys=True, separators=(",", ":"))
+        if self.targets is not None:
+            meta["targets"] = json.dumps(list(self.target_names))
+        if self.g is not None:
+            meta["g_kind"] = self.g_kind or self.action.g_kind or "index"
+        return meta
+
+    def with_step(self, step: dict, **changes) -> LatentFile:
+        """A copy with ``changes`` applied and ``step`` appended to the history."""
+        return replace(self, history=[*self.history, step], **changes)
+
+    def subset(self, index: np.ndarray) -> LatentFile:
+        """The rows ``index`` of every per-sample tensor (e.g. for sampling or splitting)."""
+        take = {k: (None if v is None else v[index]) for k, v in self._per_sample().items()}
+        extra = {
+            k: v[index] if v.shape[:1] == self.z.shape[:1] else v for k, v in self.extra.items()
+        }
+        return replace(self, extra=extra, **take)
+
+    def _per_sample(self) -> dict[str, np.ndarray | None]:
+        return {k: getattr(self, k) for k in KNOWN_TENSORS}
+
+
+def make_step(
+    command: str, options: dict, *, inputs: list[tuple[str, str]] = (), seed=None
+) -> dict:
+    """A history entry: the command, its options, seed, tool version and input hashes."""
+    return {
+        "command": command,
+        "options": {k: v for k, v in sorted(options.items()) if v is not None},
+        "seed": seed,
+        "version": __version__,
+        "inputs": [{"name": n, "sha256": h} for n, h in inputs],
+    }
+
+
+def describe(lf: LatentFile) -> str:
+    """A short human name for what a file holds, from its history (e.g. ``c8 → project:power``)."""
+    steps = [s.get("command", "?") for s in lf.history]
+    methods = [
+        f"{s['command']}:{s['options']['method']}"
+        for s in lf.history
+        if isinstance(s.get("options"), dict) and "method" in s["options"]
+    ]
+    return methods[-1] if methods else (f"raw {lf.action}" if steps else str(lf.action))
+
+
+def sha256_of(buf) -> str:
+    """Hex SHA-256 of a bytes-like object (a whole input file), for the history."""
+    return hashlib.sha256(buf).hexdigest()
+
+
+def sha256_of_file(path: str) -> str:
+    """Hex SHA-256 of a file read in blocks (models, arrays), for the history's inputs."""
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+# ---------------------------------------------------------------- reading
+
+
+def read(source: str, *, allow_nonfinite: bool = False) -> LatentFile:
+    """Read and validate a latent file from a path or ``-`` (stdin); tensors are lazy views (a
+    sharded data set is read by ``shards.read_input``)."""
+    header, buf = _open(source)
+    lf = from_header(header, buf, source)
+    validate(lf, source, allow_nonfinite=allow_nonfinite)
+    lf.source_bytes = buf
+    return lf
+
+
+def loads(data: bytes, *, source: str = "<bytes>", allow_nonfinite: bool = False) -> LatentFile:
+    """Read a latent file held in memory."""
+    header = wrap_errors(source, sio.parse_bytes, data)
+    lf = from_header(header, data, source)
+    validate(lf, source, allow_nonfinite=allow_nonfinite)
+    return lf
+
+
+def read_header(source: str) -> tuple[sio.Header, int]:
+    """Only the header of a file (path or ``-``) and the file's size; the data is not read."""
+    if source == "-":
+        data = sys.stdin.buffer.read()
+        return wrap_errors(source, sio.parse_bytes, data), len(data)
+    check_path(source)
+    size = os.path.getsize(source)
+    with open(source, "rb") as f:
+        return wrap_errors(source, sio.read_header, f, size), size
+
+
+def input_hash(lf: LatentFile) -> str:
+    """The SHA-256 of the bytes a file was read from (empty when built in memory)."""
+    return "" if lf.source_bytes is None else sha256_of(lf.source_bytes)
+
+
+def _open(source: str):
+    if source == "-":
+        spool = spool_stdin()
+        return wrap_errors("<stdin>", sio.map_file, f"/proc/self/fd/{spool.fileno()}")
+    check_path(source)
+    return wrap_errors(source, sio.map_file, source)
+
+
+def spool_stdin() -> BinaryIO:
+    """Copy stdin in blocks to an unnamed temporary file (disk, not memory) and return it."""
+    spool = tempfile.TemporaryFile()
+    while block := sys.stdin.buffer.read(BLOCK):
+        spool.write(block)
+    spool.flush()
+    spool.seek(0)
+    return spool
+
+
+def check_path(source: str) -> None:
+    """Refuse a missing path or a folder with one line naming it."""
+    if not os.path.exists(source):
+        raise LatentFileError(f"{source}: no such file")
+    if os.path.isdir(source):
+        raise LatentFileError(f"{source}: is a folder, not a latent file")
+
+
+def wrap_errors(source: str, fn, *args):
+    """Call ``fn(*args)``; a safetensors error becomes a ``LatentFileError`` naming ``source``."""
+    try:
+        return fn(*args)
+    except sio.SafetensorsError as e:
+        raise LatentFileError(f"{source}: {e}") from None
+
+
+def from_header(header: sio.Header, buf, source: str) -> LatentFile:
+    """A latent file from a parsed header; with ``buf`` None its tensors are shape-only shells
+    (zero-stride arrays of the right dtype and shape) for checks that must not read data."""
+    meta = dict(header.metadata)
+    if "z" not in header.tensors:
+        raise LatentFileError(f"{source}: no tensor named 'z' (the latent codes)")
+    fmt = meta.pop("format", None)
+    if fmt is None or "action" not in meta:
+        raise LatentFileError(
+            f"{source}: not an invlatent latent file (no 'format'/'action' metadata); "
+            "wrap it with `invlatent import FILE --group G`"
+        )
+    if fmt != FORMAT:
+        raise LatentFileError(f"{source}: unsupported format {fmt!r} (this version reads {FORMAT})")
+    try:
+        action = Action.parse(meta.pop("action"))
+    except ActionError as e:
+        raise LatentFileError(f"{source}: {e}") from None
+    views = {
+        name: shell(sio.DTYPES[info.dtype], info.shape)
+        if buf is None
+        else sio.tensor_view(header, buf, name)
+        for name, info in header.tensors.items()
+    }
+    return LatentFile(
+        z=views.pop("z"),
+        action=action,
+        **{k: views.pop(k, None) for k in ("mask", "labels", "targets", "g", "ids")},
+        target_names=_json_meta(meta.pop("targets", None), source, "targets") or [],
+        g_kind=meta.pop("g_kind", None),
+        extra=views,
+        history=_json_meta(meta.pop("history", None), source, "history") or [],
+        meta=meta,
+    )
+
+
+def _json_meta(value: str | None, source: str, key: str):
+    if value is None:
+        return None
+    try:
+        out = json.loads(value)
+    except json.JSONDecodeError:
+        raise LatentFileError(f"{source}: metadata {key!r} is not valid JSON") from None
+    if not isinstance(out, list):
+        raise LatentFileError(f"{source}: metadata {key!r} must be a JSON list")
+    return out
+
+
+# ---------------------------------------------------------------- validation
+
+
+def shell(dtype, shape) -> np.ndarray:
+    """A read-only zero-stride array standing for a tensor of this dtype and shape."""
+    return np.broadcast_to(np.zeros((), dtype=dtype), tuple(shape))
+
+
+def validate(
+    lf: LatentFile, source: str, *, allow_nonfinite: bool = False, data: bool = True
+) -> None:
+    """Check that tensors, action and metadata agree; raise one ``LatentFileError`` if not.
+
+    ``data=False`` checks shapes, dtypes and metadata only (streaming checks values per chunk).
+    """
+    problem = _problem(lf, allow_nonfinite or not data, data)
+    if problem:
+        raise LatentFileError(f"{source}: {problem}")
+
+
+def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool) -> str | None:
+    z = lf.z
+    if z.dtype.kind != "f":
+        return f"z must be floating point (float16/32/64), got {z.dtype}"
+    if z.ndim < 1 or z.shape[0] == 0:
+        return f"the batch is empty (z has shape {list(z.shape)})"
+    shape_msg = lf.action.shape_problem(tuple(z.shape))
+    if shape_msg:
+        return shape_msg
+    for check in (_mask_problem, _side_problem, _targets_problem, partial(_g_problem, data=data)):
+        msg = check(lf)
+        if msg:
+            return msg
+    if not allow_nonfinite and not all_finite(z):
+        return "z contains NaN or Inf (pass --allow-nonfinite to accept it)"
+    return None
+
+
+def _mask_problem(lf: LatentFile) -> str | None:
+    m = lf.mask
+    if m is None:
+        return None
+    if not lf.action.has_nodes:
+        return f"a mask is only meaningful for node sets (sn, sn*o3, …), not {lf.action}"
+    if m.shape != lf.z.shape[:2]:
+        return f"mask has shape {list(m.shape)}, expected {list(lf.z.shape[:2])} to match z"
+    if m.dtype not in (np.bool_, np.uint8):
+        return f"mask must be bool or uint8, got {m.dtype}"
+    return None
+
+
+def _side_problem(lf: LatentFile) -> str | None:
+    b = len(lf)
+    for name in ("labels", "ids"):
+        arr = getattr(lf, name)
+        if arr is None:
+            continue
+        if arr.ndim != 1 or arr.shape[0] != b:
+            return f"{name} has shape {list(arr.shape)}, expected [{b}] (one per row of z)"
+        if arr.dtype.kind not in "iu":
+            return f"{name} must be integers, got {arr.dtype}"
+    return None
+
+
+def _targets_problem(lf: LatentFile) -> str | None:
+    t = lf.targets
+    if t is None:
+        return (
+            "metadata names targets but there is no 'targets' tensor" if lf.target_names else None
+        )
+    if t.ndim != 2 or t.shape[0] != len(lf):
+        return f"targets has shape {list(t.shape)}, expected [{len(lf)}, k]"
+    if t.dtype.kind != "f":
+        return f"targets must be floating point, got {t.dtype}"
+    if not lf.target_names:
+        lf.target_names = [f"t{i}" for i in range(t.shape[1])]
+    if len(lf.target_names) != t.shape[1]:
+        return (
+            f"metadata names {len(lf.target_names)} targets but the tensor has {t.shape[1]} columns"
+        )
+    return None
+
+
+def _g_problem(lf: LatentFile, data: bool) -> str | None:
+    g = lf.g
+    if g is None:
+        return None
+    kind = lf.g_kind or lf.action.g_kind
+    if kind not in G_KIND_VALUES:
+        return f"g_kind must be one of {', '.join(G_KIND_VALUES)}, got {kind!r}"
+    if g.shape[:1] != (len(lf),):
+        return f"g has {g.shape[0] if g.ndim else 0} rows, expected {len(lf)} (one per row of z)"
+    if kind.startswith("rotation"):
+        n = lf.z.shape[1] if lf.action.has_nodes else None
+        return irreps.g_problem(kind, g, lf.extra.get("g_perm"), lf.action.kind == "so3", n, data)
+    if kind == "angle" and (g.ndim != 1 or g.dtype.kind != "f"):
+        return f"g of kind angle must be float [B], got {g.dtype} {list(g.shape)}"
+    if kind == "index" and (g.ndim != 1 or g.dtype.kind not in "iu"):
+        return f"g of kind index must be integer [B], got {g.dtype} {list(g.shape)}"
+    if kind == "index" and data and (msg := g_range_problem(lf.action, g)):
+        return msg
+    if kind == "perm" and (g.ndim != 2 or g.dtype.kind not in "iu"):
+        return f"g of kind perm must be integer [B, n], got {g.dtype} {list(g.shape)}"
+    return None
+
+
+def g_range_problem(action: Action, g: np.ndarray) -> str | None:
+    """Element indices outside the group (checked on the whole ``g`` or chunk by chunk)."""
+    if action.group_size and g.size and (g.min() < 0 or g.max() >= action.group_size):
+        return f"g holds element indices outside 0..{action.group_size - 1}"
+    return None
+
+
+def all_finite(arr: np.ndarray, chunk: int = 1 << 22) -> bool:
+    """True when no entry is NaN or Inf; scans in chunks so huge mapped files stay unloaded."""
+    flat = arr.reshape(-1)
+    return all(np.isfinite(flat[i : i + chunk]).all() for i in range(0, flat.size, chunk))
+
+
+# ---------------------------------------------------------------- writing
+
+
+def dumps(lf: LatentFile) -> bytes:
+    """The bytes of a latent file."""
+    return b"".join(bytes(c) for c in sio.dumps(lf.tensors(), lf.metadata()))
+
+
+def write(lf: LatentFile, dest: str | None) -> None:
+    """Write to a path atomically (temporary file + rename), or as a stream to stdout
+    (``None``/``-``), a device or a FIFO."""
+    validate(lf, dest or "<output>", allow_nonfinite=True)
+    write_atomic(sio.dumps(lf.tensors(), lf.metadata()), dest)
+
+
+def ensure_writable_output(dest: str | None) -> None:
+    """Refuse, before any work is done, to dump binary data on a terminal."""
+    if dest in (None, "-") and sys.stdout.isatty():
+        raise InvlatentError(
+            "refusing to write a binary latent file to the terminal: use -o FILE or a pipe"
+        )
+
+
+def is_stream(dest: str | None) -> bool:
+    """Whether output to ``dest`` is written as a stream, in place: stdout (``None``/``-``), or
+    an existing character device or FIFO (``-o /dev/null``), which a rename would replace."""
+    if dest in (None, "-"):
+        return True
+    try:
+        mode = os.stat(dest).st_mode
+    except OSError:
+        return False  # not there (or not reachable): a new file, or the writer's own error
+    if stat.S_ISCHR(mode) or stat.S_ISFIFO(mode):
+        return True
+    if stat.S_ISREG(mode):
+        return False
+    kind = "a folder" if stat.S_ISDIR(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+    raise InvlatentError(f"{dest}: is {kind}, not a file: write to a file, a pipe or -o -")
+
+
+@contextlib.contextmanager
+def output_stream(dest: str | None):
+    """stdout, or a character device / FIFO opened for writing; never a terminal."""
+    if dest in (None, "-"):
+        f = sys.stdout.buffer
+    else:
+        f = open(dest, "wb")  # noqa: SIM115 (closed below; stdout is not ours to close)
+    try:
+        if f.isatty():
+            raise InvlatentError(
+                f"{dest or '<stdout>'}: refusing to write a binary file to a terminal: "
+                "use -o FILE or a pipe"
+            )
+        yield f
+        f.flush()
+    finally:
+        if f is not sys.stdout.buffer:
+            f.close()
+
+
+def write_atomic(chunks, dest: str | None) -> None:
+    """Write byte chunks to ``dest`` via a temporary file in its folder, then rename (or as a
+    stream, for stdout, a device or a FIFO)."""
+    with atomic_output(dest) as f:
+        for c in chunks:
+            f.write(c)
+
+
+@contextlib.contextmanager
+def atomic_output(dest: str):
+    """A binary file that becomes ``dest`` only when the block ends without error.
+
+    The file is created unnamed (``O_TMPFILE``) in ``dest``'s folder where the system allows
+    it, so a killed process leaves nothing behind; otherwise a hidden temporary name is used and
+    removed on error. A full disk gives one ``InvlatentError`` naming ``dest``. Stdout, a
+    character device or a FIFO is written in place as a stream instead (``is_stream``): a rename
+    would replace ``/dev/null`` itself. A symbolic link is written through, never replaced.
+    """
+    if is_stream(dest):
+        with output_stream(dest) as f:
+            yield f
+        return
+    target = os.path.realpath(dest)
+    folder = os.path.dirname(target)
+    if not os.path.isdir(folder):
+        raise InvlatentError(f"{dest}: folder {folder} does not exist")
+    f, tmp = _temporary(folder, target)
+    try:
+        with f:
+            yield f
+            f.flush()
+            if tmp is None:
+                tmp = _name_unnamed(f, folder, target)
+        os.replace(tmp, target)
+    except BaseException as e:
+        if tmp is not None and os.path.exists(tmp):
+            os.unlink(tmp)
+        if isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EFBIG, errno.EDQUOT):
+            raise InvlatentError(f"{dest}: cannot write ({e.strerror.lower()})") from None
+        raise
+
+
+def _temporary(folder: str, dest: str):
+    mode = 0o666 & ~umask()
+    try:
+        fd = os.open(folder, os.O_TMPFILE | os.O_RDWR, mode)
+        return os.fdopen(fd, "w+b"), None
+    except (AttributeError, OSError):
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(dest)}.", suffix=".part", dir=folder)
+        os.chmod(tmp, mode)
+        return os.fdopen(fd, "w+b"), tmp
+
+
+def _name_unnamed(f, folder: str, dest: str) -> str:
+    """Give an ``O_TMPFILE`` file a hidden name next to ``dest`` (renamed right after)."""
+    tmp = os.path.join(folder, f".{os.path.basename(dest)}.{os.getpid()}.part")
+    libc = ctypes.CDLL(None, use_errno=True)
+    src = f"/proc/self/fd/{f.fileno()}".encode()
+    if libc.linkat(AT_FDCWD, src, AT_FDCWD, os.fsencode(tmp), AT_SYMLINK_FOLLOW) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, os.strerror(err), dest)
+    return tmp
+
+
+def umask() -> int:
+    """The process umask (read without changing it)."""
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
