@@ -27,6 +27,7 @@ test-fast: install
 lint: install
 	$(BIN)/ruff check invlatent tests bench scripts
 	$(BIN)/ruff format --check invlatent tests bench scripts
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff check --fix invlatent tests bench scripts
