@@ -1,6 +1,7 @@
 """The package's layers hold: import-linter's contracts, no import cycle, a readable root."""
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -69,3 +70,23 @@ def test_the_root_holds_few_modules_none_named_like_the_api():
     assert len(loose) <= 6, loose
     folders = {f for f in os.listdir(PACKAGE) if os.path.isdir(os.path.join(PACKAGE, f))}
     assert not (set(loose) | folders) & API_NAMES
+
+
+def test_no_module_outside_the_family_modules_asks_an_action_its_kind():
+    comparison = re.compile(r"\.kind\s*(==|!=|in\b|not in\b)|action\.kind\b")
+    families = (
+        os.path.join(PACKAGE, "groups", "family.py"),
+        os.path.join(PACKAGE, "groups", "families"),
+    )
+    found = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            path = os.path.join(folder, name)
+            if not name.endswith(".py") or path.startswith(families):
+                continue
+            for i, line in enumerate(open(path, encoding="utf-8"), 1):
+                if comparison.search(line) and not re.search(
+                    r"(dtype|coloring|spec|self)\.kind", line
+                ):
+                    found.append(f"{os.path.relpath(path, ROOT)}:{i}: {line.strip()}")
+    assert found == []

@@ -183,10 +183,10 @@ def test_grid_pairwise_distances_match_the_row_wise_brute_force(group, rng):
 
 
 def test_grid_alignment_in_small_row_chunks_matches_one_chunk(rng):
-    from invlatent.groups.quotient import _align_grid
+    from invlatent.groups.quotient import align_grid
 
     z1, z2 = _grid("c8:grid", rng, b=9), _grid("c8:grid", rng, b=9)
-    one = _align_grid(Action.parse("c8:grid"), z1, z2)
-    chunked = _align_grid(Action.parse("c8:grid"), z1, z2, chunk_bytes=z1[0].nbytes * 2)
+    one = align_grid(Action.parse("c8:grid"), z1, z2)
+    chunked = align_grid(Action.parse("c8:grid"), z1, z2, chunk_bytes=z1[0].nbytes * 2)
     np.testing.assert_array_equal(one[0], chunked[0])
     np.testing.assert_array_equal(one[1], chunked[1])

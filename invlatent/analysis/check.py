@@ -63,7 +63,7 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
     for m in methods:
         get_method(lf.action, m)
     rng = np.random.default_rng(seed)
-    if lf.action.kind in ("o3", "so3"):  # quotient distances by optimisation: fewer of them
+    if lf.action.family.optimised_quotient:  # milliseconds a pair: fewer of them
         samples, pairs = min(samples, O3_SAMPLES[lf.action.nodes]), min(pairs, O3_PAIRS)
     data = _Sample(lf, rng, samples, pairs)
     rows = [measure(data, m, seed) for m in methods]
@@ -75,7 +75,7 @@ def check_file(lf, methods=None, *, pairs: int = 2000, samples: int = 256, seed:
         "seed": seed,
         "methods": rows,
     }
-    if lf.action.kind in ("o3", "so3"):
+    if lf.action.family.optimised_quotient:
         result["quotient"] = quotient_o3.method(lf.action)
     if lf.action.grid:
         result["elements"] = grid_elements(data)

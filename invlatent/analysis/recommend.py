@@ -16,6 +16,7 @@ import tempfile
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.groups.action import Action
 from invlatent.projections import family_of, get_method
 
 AUTO_FAMILIES = ("sn", "regular", "so2", "o3", "sn*o3", "trivial")
@@ -127,7 +128,7 @@ def choose(lf, *, seed: int = 0, samples: int = 256, pairs: int = 2000, probe_ro
 
 def node_channels(lf) -> int | None:
     """Channels per node d of an sn file's latents ``[B, n, d]`` (None for other actions)."""
-    return int(lf.z.shape[-1]) if lf.action.kind == "sn" else None
+    return int(lf.z.shape[-1]) if lf.action == Action("sn") else None
 
 
 def _probe_candidates(action, check: dict) -> list[str]:

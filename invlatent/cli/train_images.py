@@ -57,7 +57,7 @@ def gcnn(
     from invlatent.groups.action import Action
 
     action = Action.parse(group)
-    if action.kind not in ("cyclic", "dihedral") or action.grid:
+    if not action.finite or action.grid:
         fail(f"--group {group!r}: a group CNN needs cN or dN (e.g. c4, c8, c16, d4)")
     _run(output, arch="gcnn", group=str(action), basis=basis, **_common(locals()))
 

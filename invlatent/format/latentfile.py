@@ -344,7 +344,8 @@ def _g_problem(lf: LatentFile, data: bool) -> str | None:
         return f"g has {g.shape[0] if g.ndim else 0} rows, expected {len(lf)} (one per row of z)"
     if kind.startswith("rotation"):
         n = lf.z.shape[1] if lf.action.has_nodes else None
-        return irreps.g_problem(kind, g, lf.extra.get("g_perm"), lf.action.kind == "so3", n, data)
+        proper = lf.action.g_kind == kind and not lf.action.reflections  # so3's own elements
+        return irreps.g_problem(kind, g, lf.extra.get("g_perm"), proper, n, data)
     if kind == "angle" and (g.ndim != 1 or g.dtype.kind != "f"):
         return f"g of kind angle must be float [B], got {g.dtype} {list(g.shape)}"
     if kind == "index" and (g.ndim != 1 or g.dtype.kind not in "iu"):

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import LatentFile, make_step
 from invlatent.groups import act, sample
 from invlatent.groups.action import Action
@@ -55,18 +56,21 @@ def make_synthetic(
 
 def _prototypes(action: Action, k: int, fields: int, n_nodes: int, node_dim: int, rng):
     """One prototype per class, with equal group averages across classes."""
-    if action.kind in ("cyclic", "dihedral"):
+    family = action.family.projection_family(action)
+    if family == "regular":
         p = rng.standard_normal((k, fields, action.group_size))
         return p - p.mean(axis=-1, keepdims=True), None
-    if action.kind == "so2":
+    if family == "so2":
         p = rng.standard_normal((k, action.so2_dim))
         p[:, _scalar_columns(action.freqs)] = 0.0
         return p, None
-    if action.kind == "sn":
+    if family == "sn":
         return _node_prototypes(k, n_nodes, node_dim, rng)
-    if action.kind in ("o3", "so3"):
+    if family in ("o3", "sn*o3"):
         return _irreps_prototypes(action, k, n_nodes, rng), None
-    return rng.standard_normal((k, fields)) * 2.0, None
+    if action.is_invariant:
+        return rng.standard_normal((k, fields)) * 2.0, None
+    raise InvlatentError(f"no synthetic latents for action {action}")
 
 
 def _node_prototypes(k: int, n_nodes: int, node_dim: int, rng):
@@ -90,7 +94,7 @@ def _irreps_prototypes(action: Action, k: int, n_nodes: int, rng) -> np.ndarray:
     d = action.irreps.dim
     p = rng.standard_normal((k, n_nodes, d) if action.nodes else (k, d))
     for _, deg, parity, cols in action.irreps.blocks():
-        if deg == 0 and (parity == 1 or action.kind == "so3"):
+        if deg == 0 and (parity == 1 or not action.reflections):
             p[..., cols] = 0.0
     return p
 

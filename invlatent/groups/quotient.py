@@ -23,8 +23,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent import groups
-from invlatent.groups import quotient_o3, quotient_sn
+from invlatent.groups import transforms
 from invlatent.groups.action import Action
 
 
@@ -40,18 +39,7 @@ def align(action, z1, z2, mask1=None, mask2=None) -> tuple[np.ndarray, np.ndarra
     z2 = np.asarray(z2, dtype=np.float64)
     if z1.shape != z2.shape:
         raise ValueError(f"z1 and z2 must have the same shape, got {z1.shape} and {z2.shape}")
-    if action.kind == "sn":
-        return quotient_sn.align_nodes(z1, z2, mask1, mask2)
-    if action.kind in ("o3", "so3"):
-        return quotient_o3.align(action, z1, z2, mask1, mask2)
-    if action.grid:
-        return _align_grid(action, z1, z2)
-    if action.kind in ("cyclic", "dihedral"):
-        return _align_regular(action, z1, z2)
-    if action.kind == "so2":
-        return _align_so2(action.freqs, z1, z2)
-    flat = (z1 - z2).reshape(len(z1), -1)
-    return np.linalg.norm(flat, axis=1), np.zeros(len(z1), dtype=np.int64)
+    return action.family.align(action, z1, z2, mask1, mask2)
 
 
 def pairwise(action, z, mask=None, index=None) -> np.ndarray:
@@ -74,16 +62,16 @@ def pairwise(action, z, mask=None, index=None) -> np.ndarray:
 # ---------------------------------------------------------------- cN / dN
 
 
-def _align_regular(action, z1, z2):
+def align_regular(action, z1, z2):
     """Best element by FFT cross-correlation over shifts (and the flipped copy for dN)."""
     n = action.order
-    cands = [z2] if action.kind == "cyclic" else [z2, groups.act(action, z2, _full(z2, n))[0]]
+    cands = [z2] if not action.reflections else [z2, transforms.act(action, z2, _full(z2, n))[0]]
     scores = np.stack([_shift_scores(z1, c, n) for c in cands], axis=1)  # [B, flips, N]
     best = scores.reshape(len(z1), -1).argmax(axis=1)
     m, k = best // n, best % n
     # r^k · (f^m · z2) is the element r^k f^m, with index m·N + k
     g = (m * n + k).astype(np.int64)
-    moved = groups.act(action, z2, g)[0]
+    moved = transforms.act(action, z2, g)[0]
     return np.linalg.norm((z1 - moved).reshape(len(z1), -1), axis=1), g
 
 
@@ -105,7 +93,7 @@ def _shift_scores(z1, z2, n):
 # ---------------------------------------------------------------- cN:grid / dN:grid
 
 
-def _align_grid(action, z1, z2, chunk_bytes: int = 1 << 24):
+def align_grid(action, z1, z2, chunk_bytes: int = 1 << 24):
     """Brute force: ||z1 - g·z2|| for every element g, the smallest per row (in row chunks of
     about 16 MiB, since every turned copy is as large as the chunk)."""
     step = max(1, chunk_bytes // max(1, z1.itemsize * int(np.prod(z1.shape[1:]))))
@@ -118,8 +106,8 @@ def _closest_element(action, z1, z2):
     """Distance to, and index of, the element g minimising ||z1 - g·z2|| per row."""
     dist = np.stack(
         [
-            np.sqrt(((z1 - groups.transform_grid(action, z2, e)) ** 2).sum(axis=(1, 2, 3, 4)))
-            for e in groups.elements(action)
+            np.sqrt(((z1 - transforms.transform_grid(action, z2, e)) ** 2).sum(axis=(1, 2, 3, 4)))
+            for e in transforms.elements(action)
         ],
         axis=1,
     )
@@ -132,8 +120,8 @@ def _pairwise_grid(action, z):
     flat = z.reshape(len(z), -1)
     sq = np.einsum("ij,ij->i", flat, flat)
     best = np.full((len(z), len(z)), np.inf)
-    for e in groups.elements(action):
-        moved = groups.transform_grid(action, z, e).reshape(len(z), -1)
+    for e in transforms.elements(action):
+        moved = transforms.transform_grid(action, z, e).reshape(len(z), -1)
         d2 = sq[:, None] + np.einsum("ij,ij->i", moved, moved)[None, :] - 2 * flat @ moved.T
         best = np.minimum(best, d2)
     return np.sqrt(np.maximum(best, 0.0))
@@ -142,7 +130,7 @@ def _pairwise_grid(action, z):
 # ---------------------------------------------------------------- so2
 
 
-def _align_so2(freqs, z1, z2):
+def align_so2(freqs, z1, z2):
     """Maximise f(θ) = <z1, R(θ)·z2>: closed form for one frequency, else grid + Newton."""
     coef = _trig_coefficients(freqs, z1, z2)
     ks = sorted({k for k in freqs if k > 0})
@@ -153,7 +141,7 @@ def _align_so2(freqs, z1, z2):
         theta = np.arctan2(b, a) / ks[0]
     else:
         theta = maximise_trig(coef, ks)
-    moved = groups.rotate_irreps(z2, theta, freqs)
+    moved = transforms.rotate_irreps(z2, theta, freqs)
     return np.linalg.norm(z1 - moved, axis=1), theta
 
 

@@ -61,7 +61,7 @@ def align(action, z1, z2, mask1=None, mask2=None):
 
 
 def _signs(action) -> tuple[int, ...]:
-    return (1, -1) if action.kind == "o3" else (1,)
+    return (1, -1) if action.reflections else (1,)
 
 
 def coefficients(action, a, b, signs=None) -> dict[int, dict[int, np.ndarray]]:

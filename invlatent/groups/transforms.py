@@ -25,50 +25,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent.groups import irreps, pixels
+from invlatent.groups import pixels
 from invlatent.groups.action import Action
 
 
 def act(action: Action, z: np.ndarray, g, mask: np.ndarray | None = None, g_perm=None):
     """Apply one group element per row: returns ``g·z`` (and the permuted mask for node sets)."""
     action = Action.parse(action)
-    if action.kind in ("o3", "so3"):
-        return act_o3(action, z, g, mask, g_perm)
-    if action.kind == "sn":
-        z2 = np.take_along_axis(z, g[:, :, None].astype(np.intp), axis=1)
-        m2 = None if mask is None else np.take_along_axis(mask, g.astype(np.intp), axis=1)
-        return z2, m2
-    if action.grid:
-        return act_grid(action, z, g), mask
-    if action.kind in ("cyclic", "dihedral"):
-        perm = regular_permutations(action)[np.asarray(g, dtype=np.intp)]
-        return np.take_along_axis(z, perm[:, None, :], axis=-1), mask
-    if action.kind == "so2":
-        return rotate_irreps(z, np.asarray(g, dtype=np.float64), action.freqs), mask
-    return z, mask
+    return action.family.act(action, z, g, mask, g_perm)
 
 
-def sample(action: Action, batch: int, rng: np.random.Generator, n_nodes: int = 0) -> np.ndarray:
+def sample(action: Action, batch: int, rng: np.random.Generator, n_nodes: int = 0):
     """Draw ``batch`` uniformly random group elements, encoded as in ``g`` tensors."""
     action = Action.parse(action)
-    if action.kind == "sn":
-        return np.argsort(rng.random((batch, n_nodes)), axis=1).astype(np.int64)
-    if action.kind in ("cyclic", "dihedral"):
-        return rng.integers(0, action.group_size, size=batch, dtype=np.int64)
-    if action.kind == "so2":
-        return rng.uniform(0.0, 2 * np.pi, size=batch)
-    if action.kind in ("o3", "so3"):
-        R = irreps.random_rotations(batch, rng, improper=action.kind == "o3")
-        return (R, sample("sn", batch, rng, n_nodes)) if action.nodes else R
-    return np.zeros(batch, dtype=np.int64)
-
-
-def act_o3(action: Action, z: np.ndarray, g, mask=None, g_perm=None):
-    """``(R, P)·z`` for o3/so3 irreps (and their products with node permutations)."""
-    R, perm = g if isinstance(g, tuple) else (g, g_perm)
-    if action.nodes and perm is not None:
-        z, mask = act("sn", z, np.asarray(perm), mask)
-    return irreps.rotate(action.irreps, z, R), mask
+    return action.family.sample(action, batch, rng, n_nodes)
 
 
 def elements(action: Action) -> np.ndarray:

@@ -34,15 +34,6 @@ __all__ = [
     "project_with_extras",
 ]
 
-FAMILY = {
-    "sn": "sn",
-    "cyclic": "regular",
-    "dihedral": "regular",
-    "so2": "so2",
-    "o3": "o3",
-    "so3": "o3",
-    "trivial": "trivial",
-}
 REGISTRY: dict[tuple[str, str], Method] = {
     (m.family, m.name): m
     for m in (
@@ -56,9 +47,7 @@ def family_of(action) -> str:
     """The registry family of an action: sn, regular (cN/dN), grid (cN:grid/dN:grid), so2,
     o3 (o3/so3), sn*o3 (sn*o3/sn*so3) or trivial."""
     action = Action.parse(action)
-    if action.nodes:
-        return "sn*o3"
-    return "grid" if action.grid else FAMILY[action.kind]
+    return action.family.projection_family(action)
 
 
 def methods_for(action) -> list[str]:

@@ -29,7 +29,7 @@ def classes(action) -> dict[tuple, list[tuple[int, int, slice]]]:
     """Per class: its copies as (l, p, columns), in string order."""
     out: dict[tuple, list] = {}
     for mul, l, p, cols in action.irreps.blocks():
-        key = (l, p) if action.kind == "o3" else (l,)
+        key = (l, p) if action.reflections else (l,)
         for u in range(mul):
             start = cols.start + u * (2 * l + 1)
             out.setdefault(key, []).append((l, p, slice(start, start + 2 * l + 1)))
@@ -38,7 +38,7 @@ def classes(action) -> dict[tuple, list[tuple[int, int, slice]]]:
 
 def is_scalar(action, key) -> bool:
     """True for a class of invariant scalars: 0e under o3, any l = 0 under so3."""
-    return key[0] == 0 and (action.kind == "so3" or key[1] == 1)
+    return key[0] == 0 and (not action.reflections or key[1] == 1)
 
 
 def root(t: np.ndarray, degree: int) -> np.ndarray:
@@ -114,7 +114,7 @@ def _coupled(action, a, b, c, same: bool) -> bool:
     (l1, p1), (l2, p2), (l3, p3) = a, b, c
     if not abs(l1 - l2) <= l3 <= l1 + l2:
         return False
-    if action.kind == "o3" and p1 * p2 * p3 != 1:
+    if action.reflections and p1 * p2 * p3 != 1:
         return False
     return not (same and (l1 + l2 + l3) % 2)
 
@@ -134,9 +134,9 @@ def frame(action, z, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
     """
     z = z.astype(np.float64)
     scale = np.maximum(np.linalg.norm(z, axis=-1), 1e-300)
-    need = 3 if action.kind == "o3" else 2
+    need = 3 if action.reflections else 2
     axes, rank = _gram_schmidt(_vectors(action, z), scale, tol, need)
-    if action.kind == "so3":
+    if not action.reflections:
         axes[:, 2] = np.cross(axes[:, 0], axes[:, 1])
         rank = np.where(rank == 2, 3, rank)
     return axes, rank.astype(np.int8)
@@ -145,7 +145,7 @@ def frame(action, z, tol: float = 1e-6) -> tuple[np.ndarray, np.ndarray]:
 def _vectors(action, z) -> list[np.ndarray]:
     """Equivariant 3-vectors of every row that may span a frame (see ``frame``)."""
     true = [(l, p, c) for cs in classes(action).values() for (l, p, c) in cs
-            if action.kind == "so3" or p == (-1) ** l]  # fmt: skip
+            if not action.reflections or p == (-1) ** l]  # fmt: skip
     vecs = [z[..., c] for l, _, c in true if l == 1]
     mats = [_matrix(z[..., c]) for l, _, c in true if l == 2]
     if vecs and mats:

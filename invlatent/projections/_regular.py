@@ -36,7 +36,7 @@ def pool_mean(action, z, mask, p):
 
 def power(action, z, mask, p):
     """Fourier amplitude per field and frequency (dN: min and max over the two halves)."""
-    if action.kind == "cyclic":
+    if not action.reflections:
         return flat(np.abs(np.fft.rfft(z, axis=-1))), {}
     amp = np.abs(np.fft.rfft(_halves(z, action.order), axis=-1))  # (b, F, 2, N//2+1)
     pair = np.stack([amp.min(axis=2), amp.max(axis=2)], axis=2)
@@ -46,7 +46,7 @@ def power(action, z, mask, p):
 def bispectrum(action, z, mask, p):
     """Bispectrum of a reference field plus triple products coupling every field to it."""
     n = action.order
-    if action.kind == "cyclic":
+    if not action.reflections:
         return _cyclic_bispectrum(z, n), {}
     flipped = groups.act(action, z, np.full(len(z), n, dtype=np.int64))[0]
     phis = [_cyclic_bispectrum(_as_cyclic(x, n), n) for x in (z, flipped)]

@@ -36,28 +36,10 @@ class Orbits:
 
 def group_elements(action: Action, size: int, rng: np.random.Generator, n_nodes: int = 0):
     """The group elements an orbit is drawn with, in the ``g`` encoding of ``action``."""
-    if action.kind in ("cyclic", "dihedral"):
-        return groups.elements(action)
-    if action.kind == "so2":
-        return np.arange(size) * (2 * np.pi / size)
-    if action.kind == "sn":
-        perms = groups.sample(action, size, rng, n_nodes)
-        perms[0] = np.arange(n_nodes)
-        return perms
-    if action.kind in ("o3", "so3"):
-        return _rotation_elements(action, size, rng, n_nodes)
-    raise InvlatentError(f"action {action} is trivial: there is no group orbit to draw")
-
-
-def _rotation_elements(action: Action, size: int, rng: np.random.Generator, n_nodes: int):
-    """The identity and ``size - 1`` random elements of O(3)/SO(3) (with node permutations)."""
-    g = groups.sample(action, size, rng, n_nodes)
-    rot, perm = g if isinstance(g, tuple) else (g, None)
-    rot[0] = np.eye(3)
-    if perm is None:
-        return rot
-    perm[0] = np.arange(n_nodes)
-    return rot, perm
+    els = action.family.orbit_elements(action, size, rng, n_nodes)
+    if els is None:
+        raise InvlatentError(f"action {action} is trivial: there is no group orbit to draw")
+    return els
 
 
 def _repeat_elements(els, k: int):
@@ -80,7 +62,7 @@ def group_orbits(
     g = _repeat_elements(els, k)
     moved, moved_mask = groups.act(action, zz, g, mm)
     element = np.tile(np.arange(m), k)
-    path = element // action.order if action.kind == "dihedral" else np.zeros_like(element)
+    path = action.family.orbit_paths(action, element)
     return Orbits(
         z=moved,
         mask=moved_mask,
@@ -88,7 +70,7 @@ def group_orbits(
         element=element,
         path=path,
         source="group",
-        closed=action.kind in ("cyclic", "dihedral", "so2"),
+        closed=action.family.closed_orbits,
     )
 
 

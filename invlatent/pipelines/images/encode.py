@@ -304,7 +304,7 @@ def _check_output(out, action: Action, b: int) -> np.ndarray:
 
 def _elements(angles: np.ndarray, action: Action) -> tuple[np.ndarray, str]:
     """``g``: rotation indices when every angle is a rotation of a cN/dN action, else angles."""
-    if action.kind in ("cyclic", "dihedral"):
+    if action.finite:
         k = element_indices(angles, action.order)
         if k is not None:
             return k, "index"

@@ -41,7 +41,7 @@ class GCNN(nn.Module):
     ) -> None:
         super().__init__()
         self.action = Action.parse(group)
-        if self.action.kind not in ("cyclic", "dihedral") or self.action.grid:
+        if not self.action.finite or self.action.grid:
             raise ValueError(f"a group CNN needs a cN or dN group, got {group!r}")
         self.blocks_spec = [list(b) for b in blocks]
         convs, norms, fields = [], [], None

@@ -39,7 +39,7 @@ RING_SIGMA = 0.5
 def group_elements(action: Action) -> list[tuple[float, bool]]:
     """(angle, flip) of each element of ``cN``/``dN`` in index order ``i = m·N + k``."""
     n = action.order
-    flips = (False, True) if action.kind == "dihedral" else (False,)
+    flips = (False, True) if action.reflections else (False,)
     return [(2 * math.pi * k / n, m) for m in flips for k in range(n)]
 
 

@@ -37,7 +37,7 @@ def parse_lift(text: str) -> Action:
         action = Action.parse(text)
     except InvlatentError:
         action = None
-    if action is None or action.kind not in ("cyclic", "dihedral") or action.grid:
+    if action is None or not action.finite or action.grid:
         raise InvlatentError(f"--lift {text!r}: expected cN or dN with N >= 2 (e.g. c4, c8, d4)")
     return action
 
@@ -58,7 +58,7 @@ def check_liftable(layer_action: str | Action, image_shape: tuple[int, ...]) -> 
 
 def group_elements(action: Action) -> list[tuple[float, bool]]:
     """(angle, flip) of each element of ``cN``/``dN`` in index order ``i = m·N + k``."""
-    flips = (False, True) if action.kind == "dihedral" else (False,)
+    flips = (False, True) if action.reflections else (False,)
     return [(2 * math.pi * k / action.order, m) for m in flips for k in range(action.order)]
 
 

@@ -95,9 +95,9 @@ def _row(kind, layer, action, base, out, mask, rot, perm) -> dict:
     """Errors of one layer under one transformation, against invlatent's action on f(x)."""
     a = Action.parse(action)
     z, b = base[layer], len(mask)
-    if a.kind == "sn":
+    if a == Action("sn"):
         expected = z if perm is None else act(a, z, perm, mask)[0]
-    elif a.kind == "o3":
+    elif a.g_kind in ("rotation", "rotation+perm"):
         r = np.broadcast_to(np.eye(3), (b, 3, 3)) if rot is None else rot
         expected = act(a, z, r, mask, g_perm=perm)[0]
     else:

@@ -130,7 +130,7 @@ def _elements(action: Action, geo: Geometries, rot, perm) -> tuple:
     if rot is None and perm is None:
         return None, None, {}
     b, n = geo.mask.shape
-    if action.kind == "sn":  # the plain baseline's node latents: only atom order is built in
+    if action == Action("sn"):  # the plain baseline's node latents: only atom order is built in
         extra = {} if rot is None else {"rotation": rot.astype(np.float64)}
         p = np.broadcast_to(np.arange(n), (b, n)) if perm is None else perm
         return np.ascontiguousarray(p, dtype=np.int64), "perm", extra

@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.groups.action import Action
 from invlatent.pipelines.molecules.defaults import SEARCH_CANDIDATES
 from invlatent.pipelines.molecules.graphs import MAX_NODES, MAX_VALENCE, Graphs
 
@@ -172,7 +173,7 @@ def node_latents(lf) -> tuple[np.ndarray, np.ndarray]:
     A sorted file holds z as (B, n·d) with real nodes first; ``perm`` (B, n) gives n and
     ``n_nodes`` (B,) the number of real nodes (all real when absent).
     """
-    if lf.action.kind == "sn":
+    if lf.action == Action("sn"):
         mask = np.ones(lf.z.shape[:2], bool) if lf.mask is None else np.asarray(lf.mask, bool)
         return np.asarray(lf.z, np.float32), mask
     last = lf.history[-1] if lf.history else {}

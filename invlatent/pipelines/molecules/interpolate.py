@@ -14,6 +14,7 @@ from __future__ import annotations
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.groups.action import Action
 from invlatent.pipelines.molecules.graphs import Graphs, graphs_to_smiles
 
 SPACES = ("raw", "sorted")
@@ -116,7 +117,7 @@ def run_interpolation(
     if space != "both" and space not in SPACES:
         raise InvlatentError(f"--space must be raw, sorted or both, got {space!r}")
     lf = read_input(latents)
-    if lf.action.kind != "sn":
+    if lf.action != Action("sn"):
         raise InvlatentError(
             f"{latents}: interpolation needs raw node latents (action sn), got {lf.action}"
         )
