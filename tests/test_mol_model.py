@@ -103,10 +103,10 @@ def _train_on(smiles, train_graph_vae, **options):
 
 
 def test_weight_ema_follows_its_recurrence_and_warms_up():
-    from invlatent.pipelines.molecules.train import _Ema
+    from invlatent.pipelines.training import Ema
 
     model = _model()
-    ema = _Ema(model, decay=0.9)
+    ema = Ema(model, decay=0.9)
     start = [p.detach().clone() for p in ema.model.parameters()]
     with torch.no_grad():
         for p in model.parameters():

@@ -13,7 +13,7 @@ import time
 import numpy as np
 import torch
 
-from invlatent import ranks as distributed
+from invlatent import ranks
 from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.format.model_archive import check_archive
@@ -204,7 +204,7 @@ def _encode(
         fn, action, opts["lift"] = lifted(fn, lift), lift, str(lift)
     rows = with_copies(len(images.labels), opts["copies"])
     angles = draw_angles(parse_rotate(opts["rotate"]), len(rows), np.random.default_rng(seed))
-    share = distributed.from_env().share(len(rows))  # under torchrun: this rank's rows
+    share = ranks.from_env().share(len(rows))  # under torchrun: this rank's rows
     rows, angles = rows[share], angles[share]
     dev = resolve_device(device)
     z = run_encoder(fn, images.x, rows, angles, batch_size, dev, action)

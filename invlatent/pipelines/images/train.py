@@ -16,8 +16,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from invlatent import __version__
-from invlatent import ranks as distributed
+from invlatent import __version__, ranks
 from invlatent.errors import InvlatentError
 from invlatent.groups.pixels import rotate_images
 from invlatent.pipelines.images.data import SPLIT_SEED, ImageData, load_data
@@ -31,6 +30,7 @@ from invlatent.pipelines.images.models import (
     save_model,
 )
 from invlatent.pipelines.images.progress import progress_bar
+from invlatent.pipelines.training import seeded
 
 AUGMENTS = ("rotate", "none")
 TEST_ROTATES = ("random", "none")
@@ -77,29 +77,29 @@ class TrainOptions:
 def train(opts: TrainOptions, report=None) -> tuple[torch.nn.Module, dict]:
     """Train a model; ``report(epoch, row)`` is called after each epoch. Returns (model, config)."""
     opts.check()
-    ctx = distributed.init(opts.device)
+    ctx = ranks.init(opts.device)
     device = resolve_device(ctx.device(opts.device))
     limit_threads()
     data = load_data(opts.data)
     train_set, test_set = data.part("train"), data.part("test")
     config = _config(opts, data)
-    torch.manual_seed(opts.seed)
-    model = build_model(config).to(device)
-    x_test = _test_images(test_set, opts.test_rotate)
-    history = _fit(ctx, model, train_set, x_test, test_set.labels, opts, device, report)
-    config.update(history=history, test_accuracy=history[-1]["test_accuracy"])
-    config["n_parameters"] = count_parameters(model)
-    return model.eval(), config
+    with seeded(opts.seed):
+        model = build_model(config).to(device)
+        x_test = _test_images(test_set, opts.test_rotate)
+        history = _fit(ctx, model, train_set, x_test, test_set.labels, opts, device, report)
+        config.update(history=history, test_accuracy=history[-1]["test_accuracy"])
+        config["n_parameters"] = count_parameters(model)
+        return model.eval(), config
 
 
 def train_to_file(opts: TrainOptions, output: str, report=None) -> dict:
     """Train and write the checkpoint to ``output``; returns the config."""
     model, config = train(opts, report)
-    ctx = distributed.from_env()
+    ctx = ranks.from_env()
     if ctx.is_main:
         save_model(output, model.cpu(), config)
     ctx.barrier()
-    distributed.finish()
+    ranks.finish()
     return config
 
 
@@ -158,7 +158,7 @@ def _fit(
         for epoch in range(opts.epochs):
             t0 = time.perf_counter()
             x, y, batches = _epoch_data(ctx, train_set, opts, rng, epoch, steps)
-            with distributed.collective("training step"):
+            with ranks.collective("training step"):
                 loss, acc = _epoch(net, x, y, batches, optim, sched, device, advance)
             test_acc = accuracy(model, x_test, y_test, device) if ctx.is_main else float("nan")
             row = {"epoch": epoch + 1, "loss": round(loss, 5), "train_accuracy": round(acc, 5),

@@ -15,7 +15,7 @@ import sys
 
 import numpy as np
 
-from invlatent import ranks as distributed
+from invlatent import ranks
 from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.groups.action import Action
@@ -53,7 +53,7 @@ def encode_checkpoint(
     check_species(geo, config["model"]["species"], data)
     geo = geo.take(np.repeat(np.arange(len(geo)), copies))
     rot, perm = _poses(geo, rotate, permute, seed)
-    share = distributed.from_env().share(len(geo))  # under torchrun: this rank's rows
+    share = ranks.from_env().share(len(geo))  # under torchrun: this rank's rows
     rot, perm = (None if a is None else a[share] for a in (rot, perm))
     moved = posed(geo.take(share), rot, perm)
     z = run(net, moved.pos, moved.species, moved.mask, [layer], batch_size)[layer]

@@ -8,14 +8,11 @@ logs (see :mod:`invlatent.ranks`); one process runs exactly the plain loop.
 
 from __future__ import annotations
 
-import copy
-import math
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from invlatent import ranks as distributed
+from invlatent import ranks
 from invlatent.errors import InvlatentError
 from invlatent.pipelines.mol3d.data import load_geometries
 from invlatent.pipelines.mol3d.defaults import (
@@ -26,6 +23,9 @@ from invlatent.pipelines.mol3d.defaults import (
 )
 from invlatent.pipelines.mol3d.geometries import QM9_SPECIES, Geometries
 from invlatent.pipelines.mol3d.poses import random_rotations
+from invlatent.pipelines.training import Clock, Ema, cosine, seeded
+
+LR_WARM_FLOOR = (0.03, 0.01)  # the cosine schedule's warm-up share and final factor
 
 
 def train_mol3d(
@@ -46,32 +46,32 @@ def train_mol3d(
         raise InvlatentError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     opts = {**TRAIN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     opts["augment"] = arch == "plain" if opts["augment"] is None else bool(opts["augment"])
-    ctx = distributed.init("cpu")
+    ctx = ranks.init("cpu")
     log = log if ctx.is_main else _quiet
     torch.set_num_threads(int(opts["threads"]))
-    torch.manual_seed(seed)
-    geo = load_geometries(data, opts["limit"])
-    names = _target_names(geo, opts["targets"], data)
-    train, val, test = (geo.part(s) for s in ("train", "val", "test"))
-    if len(train) == 0:
-        raise InvlatentError(f"{data}: the train split is empty (use more molecules)")
-    log(
-        f"mol3d {arch}: {len(train)} train / {len(val)} val / {len(test)} test molecules, "
-        f"targets {','.join(names)}; unreadable rows {dict(geo.rejected)}"
-    )
-    cfg = _model_config(arch, train, _species(geo), names, model_opts or {})
-    norm = fit_standardisation(train, names, cfg["species"])
-    net = build_model(cfg)
-    history = _fit(net, train, val, norm, opts, seed, log, ctx)
-    test_mae = mae(net, test, norm) if len(test) and ctx.is_main else {}
-    if test_mae:
-        log("test MAE  " + _mae_text(test_mae, geo, names))
-    state = {k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()}
-    splits = {"train": len(train), "val": len(val), "test": len(test)}
-    config = _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae)
-    if ctx.active:
-        config["train"]["processes"] = ctx.world
-    return state, config
+    with seeded(seed):
+        geo = load_geometries(data, opts["limit"])
+        names = _target_names(geo, opts["targets"], data)
+        train, val, test = (geo.part(s) for s in ("train", "val", "test"))
+        if len(train) == 0:
+            raise InvlatentError(f"{data}: the train split is empty (use more molecules)")
+        log(
+            f"mol3d {arch}: {len(train)} train / {len(val)} val / {len(test)} test molecules, "
+            f"targets {','.join(names)}; unreadable rows {dict(geo.rejected)}"
+        )
+        cfg = _model_config(arch, train, _species(geo), names, model_opts or {})
+        norm = fit_standardisation(train, names, cfg["species"])
+        net = build_model(cfg)
+        history = _fit(net, train, val, norm, opts, seed, log, ctx)
+        test_mae = mae(net, test, norm) if len(test) and ctx.is_main else {}
+        if test_mae:
+            log("test MAE  " + _mae_text(test_mae, geo, names))
+        state = {k: v.detach().cpu().contiguous().numpy() for k, v in net.state_dict().items()}
+        splits = {"train": len(train), "val": len(val), "test": len(test)}
+        config = _checkpoint_config(net, geo, names, norm, splits, opts, seed, history, test_mae)
+        if ctx.active:
+            config["train"]["processes"] = ctx.world
+        return state, config
 
 
 def _quiet(message: str) -> None:
@@ -204,15 +204,15 @@ def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: 
     """
     import torch
 
-    ctx = ctx or distributed.Context()
+    ctx = ctx or ranks.Context()
     ddp = ctx.wrap(net)
     rng = np.random.default_rng([seed, ctx.rank] if ctx.active else seed)
     y = torch.from_numpy(standardised(train, norm))
     rows = -(-len(train) // ctx.world)  # per rank (DistributedSampler pads the last share)
     per_epoch = -(-rows // opts["batch_size"])
     optim = torch.optim.AdamW(net.parameters(), lr=opts["lr"], weight_decay=0.0)
-    clock = _Clock(per_epoch * opts["epochs"], opts["max_minutes"], ctx)
-    ema = copy.deepcopy(net).eval().requires_grad_(False)
+    clock = Clock(per_epoch * opts["epochs"], opts["max_minutes"], ctx)
+    ema = Ema(net, opts["ema"])
     pick = np.random.default_rng(seed + 1).permutation(len(val))[: opts["monitor"]]
     monitor = val.take(np.sort(pick) if ctx.is_main else np.arange(0))
     history, losses, mark, epoch = [], [], 1, 0
@@ -224,20 +224,21 @@ def _fit(net, train: Geometries, val: Geometries, norm: dict, opts: dict, seed: 
         )
         epoch += 1
         for idx in np.array_split(order, per_epoch):
-            with distributed.collective("training step"):
+            with ranks.collective("training step"):
                 losses.append(_step(ddp, net, optim, train, idx, y, opts, rng, clock))
-            _ema_update(ema, net, opts["ema"], clock.step)
+            ema.update(net, clock.step)
             clock.step += 1
             clock.agree()
             done = clock.fraction() >= 1.0
             if done or clock.fraction() >= mark / 8:
                 if ctx.is_main:
-                    history.append(_record(ema, monitor, norm, losses, clock, per_epoch, opts))
+                    rec = _record(ema.model, monitor, norm, losses, clock, per_epoch, opts)
+                    history.append(rec)
                     log(_progress(history[-1], opts["epochs"], monitor))
                 losses, mark = [], int(clock.fraction() * 8) + 1  # after validating
             if done:
                 break
-    net.load_state_dict(ema.state_dict())
+    net.load_state_dict(ema.model.state_dict())
     return history
 
 
@@ -257,7 +258,7 @@ def _step(ddp, net, optim, train: Geometries, idx, y, opts: dict, rng, clock) ->
     import torch
 
     for group in optim.param_groups:
-        group["lr"] = opts["lr"] * _cosine(clock.fraction())
+        group["lr"] = opts["lr"] * cosine(clock.fraction(), *LR_WARM_FLOOR)
     pos = train.pos[idx]
     if opts["augment"]:
         rot = random_rotations(rng, len(idx))
@@ -273,52 +274,6 @@ def _step(ddp, net, optim, train: Geometries, idx, y, opts: dict, rng, clock) ->
     torch.nn.utils.clip_grad_norm_(net.parameters(), 10.0)
     optim.step()
     return float(loss.item())
-
-
-def _ema_update(ema, net, decay: float, step: int) -> None:
-    import torch
-
-    weight = 1.0 - min(decay, (1.0 + step) / (10.0 + step))
-    with torch.no_grad():
-        for a, b in zip(ema.parameters(), net.parameters(), strict=True):
-            a.lerp_(b, weight)
-
-
-class _Clock:
-    """Training progress in [0, 1]: by steps, or by wall time when a time budget is set.
-
-    Under torchrun the wall time is the slowest rank's, agreed after every step (``agree``), so
-    that every rank sets the same learning rate and stops at the same step.
-    """
-
-    def __init__(self, total_steps: int, max_minutes: float | None, ctx=None) -> None:
-        self.total, self.budget = total_steps, max_minutes
-        self.step, self.start = 0, time.time()
-        self.ctx = ctx or distributed.Context()
-        self.world, self.shared = self.ctx.world, 0.0
-
-    def elapsed(self) -> float:
-        return time.time() - self.start
-
-    def agree(self) -> None:
-        """Under torchrun with a time budget: adopt the largest elapsed time of all ranks."""
-        if self.ctx.active and self.budget:
-            self.shared = max(self.ctx.gather(self.elapsed()))
-
-    def fraction(self) -> float:
-        by_steps = self.step / self.total
-        if not self.budget:
-            return by_steps
-        seconds = self.shared if self.ctx.active else self.elapsed()
-        return max(by_steps, seconds / (60 * self.budget))
-
-
-def _cosine(fraction: float, warm: float = 0.03, floor: float = 0.01) -> float:
-    """Learning-rate factor: linear warm-up, then cosine decay to ``floor``."""
-    if fraction < warm:
-        return (fraction + 1e-3) / warm
-    t = min(1.0, (fraction - warm) / (1 - warm))
-    return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * t))
 
 
 def _progress(rec: dict, epochs: int, monitor: Geometries) -> str:

@@ -13,7 +13,7 @@ import sys
 
 import numpy as np
 
-from invlatent import ranks as distributed
+from invlatent import ranks
 from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.groups.action import Action
@@ -50,7 +50,7 @@ def encode_checkpoint(
     if permute == "random":
         g = np.argsort(np.random.default_rng(seed).random(graphs.mask.shape), axis=1)
         graphs = graphs.permuted(g)
-    share = distributed.from_env().share(len(graphs))  # under torchrun: this rank's rows
+    share = ranks.from_env().share(len(graphs))  # under torchrun: this rank's rows
     graphs, g = graphs.take(np.arange(len(graphs))[share]), None if g is None else g[share]
     z = posterior(vae, graphs, sample=layer == "sample", seed=seed, batch_size=batch_size)
     return _latent_file(

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 import numpy as np
 
-from invlatent import ranks as distributed
+from invlatent import ranks
 from invlatent.errors import InvlatentError
 from invlatent.pipelines.molecules.defaults import TRAIN_DEFAULTS
 from invlatent.pipelines.molecules.graphs import ATOM_TYPES, MAX_NODES, Graphs, smiles_to_graphs
 from invlatent.pipelines.qm9 import load_table
+from invlatent.pipelines.training import Clock, Ema, cosine, seeded
+
+LR_WARM_FLOOR = (0.02, 0.02)  # the cosine schedule's warm-up share and final factor
 
 
 def load_graphs(data: str, limit: int | None, split: str = "all", smiles_col: str | None = None):
@@ -64,25 +66,26 @@ def train_graph_vae(
     from invlatent.pipelines.molecules.model import GraphVAE, model_config
 
     opts = {**TRAIN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
-    ctx = distributed.init("cpu")
+    ctx = ranks.init("cpu")
     log = log if ctx.is_main else _quiet
     torch.set_num_threads(int(opts["threads"]))
-    torch.manual_seed(seed)
-    table, graphs = load_graphs(data, opts["limit"], smiles_col=opts["smiles_col"])
-    graphs.perms = _relabellings(table, graphs, opts["sym_perms"])
-    split = table.split[graphs.kept]
-    train, val = graphs.take(np.flatnonzero(split == 0)), graphs.take(np.flatnonzero(split == 1))
-    if len(train) == 0:
-        raise InvlatentError(f"{data}: the train split is empty (use more molecules)")
-    log(
-        f"graph-vae: {len(train)} train / {len(val)} val molecules; "
-        f"rejected {dict(graphs.rejected)}"
-    )
-    model = GraphVAE(model_config(**(arch or {})))
-    history = _fit(model, train, val, opts, seed, log, ctx)
-    state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
-    config = _config(model, table, graphs, train, opts, seed, history)
-    return state, config
+    with seeded(seed):
+        table, graphs = load_graphs(data, opts["limit"], smiles_col=opts["smiles_col"])
+        graphs.perms = _relabellings(table, graphs, opts["sym_perms"])
+        split = table.split[graphs.kept]
+        train = graphs.take(np.flatnonzero(split == 0))
+        val = graphs.take(np.flatnonzero(split == 1))
+        if len(train) == 0:
+            raise InvlatentError(f"{data}: the train split is empty (use more molecules)")
+        log(
+            f"graph-vae: {len(train)} train / {len(val)} val molecules; "
+            f"rejected {dict(graphs.rejected)}"
+        )
+        model = GraphVAE(model_config(**(arch or {})))
+        history = _fit(model, train, val, opts, seed, log, ctx)
+        state = {k: v.detach().cpu().numpy() for k, v in model.state_dict().items()}
+        config = _config(model, table, graphs, train, opts, seed, history)
+        return state, config
 
 
 def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx) -> list[dict]:
@@ -100,8 +103,8 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx) -> 
     rows = -(-len(train) // ctx.world)  # per rank (DistributedSampler pads the last share)
     per_epoch = -(-rows // opts["batch_size"])
     optim = torch.optim.AdamW(model.parameters(), lr=opts["lr"], weight_decay=1e-5, foreach=True)
-    clock = _Clock(per_epoch * opts["epochs"], opts.get("max_minutes"))
-    ema = _Ema(model, opts["ema"])
+    clock = Clock(per_epoch * opts["epochs"], opts.get("max_minutes"))
+    ema = Ema(model, opts["ema"])
     monitor = val.take(np.random.default_rng(seed + 1).permutation(len(val))[:2000])
     tensors = _to_torch(train)
     history = []
@@ -116,8 +119,8 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx) -> 
         for idx in np.array_split(order, per_epoch):
             beta = opts["beta"] * min(1.0, clock.step / max(1, opts["warmup"] * per_epoch))
             for group in optim.param_groups:
-                group["lr"] = opts["lr"] * _cosine(clock.fraction())
-            with distributed.collective("training step"):
+                group["lr"] = opts["lr"] * cosine(clock.fraction(), *LR_WARM_FLOOR)
+            with ranks.collective("training step"):
                 loss, parts = vae_loss(net, *(t[idx] for t in tensors), beta, gen)
             optim.zero_grad()
             loss.backward()
@@ -138,47 +141,6 @@ def _fit(model, train: Graphs, val: Graphs, opts: dict, seed: int, log, ctx) -> 
 
 def _quiet(message: str) -> None:
     """The log of ranks other than 0 under torchrun: nothing."""
-
-
-class _Ema:
-    """An exponential moving average of the weights (decay warmed up over the first steps):
-    smoother final weights than the last step's, at the cost of one copy of the model."""
-
-    def __init__(self, model, decay: float) -> None:
-        import copy
-
-        self.model, self.decay = copy.deepcopy(model).eval(), decay
-        self.model.requires_grad_(False)
-
-    def update(self, model, step: int) -> None:
-        import torch
-
-        weight = 1.0 - min(self.decay, (1.0 + step) / (10.0 + step))
-        with torch.no_grad():
-            torch._foreach_lerp_(list(self.model.parameters()), list(model.parameters()), weight)
-
-
-class _Clock:
-    """Training progress in [0, 1]: by steps, or by wall time when a time budget is set."""
-
-    def __init__(self, total_steps: int, max_minutes: float | None) -> None:
-        self.total, self.budget = total_steps, max_minutes
-        self.step, self.start = 0, time.time()
-
-    def elapsed(self) -> float:
-        return time.time() - self.start
-
-    def fraction(self) -> float:
-        by_steps = self.step / self.total
-        return by_steps if not self.budget else max(by_steps, self.elapsed() / (60 * self.budget))
-
-
-def _cosine(fraction: float, warm: float = 0.02, floor: float = 0.02) -> float:
-    """Learning-rate factor: linear warm-up, then cosine decay to ``floor``."""
-    if fraction < warm:
-        return (fraction + 1e-3) / warm
-    t = min(1.0, (fraction - warm) / (1 - warm))
-    return floor + (1 - floor) * 0.5 * (1 + np.cos(np.pi * t))
 
 
 def _record(model, val: Graphs, means: np.ndarray, epoch: int, beta: float, clock) -> dict:
