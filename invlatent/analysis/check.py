@@ -160,6 +160,17 @@ def _rows(lf, idx):
     return z, (None if lf.mask is None else np.asarray(lf.mask[idx], dtype=bool))
 
 
+def invariance_error(p: np.ndarray, pg: np.ndarray) -> float:
+    """The invariance error of a projection: max over rows of ||π(g·z) − π(z)||, relative to the
+    mean ||π(z)||. The one definition: ``check``'s table, the recommendation's threshold and the
+    tests all use it."""
+    return float(np.linalg.norm(pg - p, axis=1).max(initial=0.0) / _scale(p))
+
+
+def _scale(p: np.ndarray) -> float:
+    return max(float(np.linalg.norm(p, axis=1).mean()), 1e-30)
+
+
 def measure(data: _Sample, method: str, seed: int = 0) -> dict:
     """All measurements of one method on a prepared sample."""
     run = lambda z, m: project_with_extras(data.action, z, m, method=method, seed=seed)  # noqa: E731
@@ -167,7 +178,7 @@ def measure(data: _Sample, method: str, seed: int = 0) -> dict:
     p, extras = run(data.z, data.mask)
     seconds = time.perf_counter() - start
     pg, _ = run(data.gz, data.gmask)
-    scale = max(float(np.linalg.norm(p, axis=1).mean()), 1e-30)
+    scale = _scale(p)
     dp = np.linalg.norm(run(data.zi, data.mi)[0] - run(data.zj, data.mj)[0], axis=1)
     info = get_method(data.action, method)
     out_action = info.output_action(data.action)
@@ -178,7 +189,7 @@ def measure(data: _Sample, method: str, seed: int = 0) -> dict:
         "method": method,
         "invariant": info.invariant,
         "dim": int(p.shape[1]),
-        "invariance_error": float(np.linalg.norm(pg - p, axis=1).max(initial=0.0) / scale),
+        "invariance_error": invariance_error(p, pg),
         "equivariance_error": equi,
         "orbit_distance": _orbit_distance(data, p, extras) if info.cross_section else None,
         "spearman": _spearman(data.dq, dp),
@@ -231,7 +242,7 @@ def per_element(data: _Sample, method: str, seed: int = 0) -> list[float]:
     info = get_method(data.action, method)
     out_action = info.output_action(data.action)
     p = project_with_extras(data.action, data.z, None, method=method, seed=seed)[0]
-    scale = max(float(np.linalg.norm(p, axis=1).mean()), 1e-30)
+    scale = _scale(p)
     errors = []
     for e in groups.elements(data.action):
         moved = groups.transform_grid(data.action, data.z, int(e))
