@@ -90,3 +90,26 @@ def test_no_module_outside_the_family_modules_asks_an_action_its_kind():
                 ):
                     found.append(f"{os.path.relpath(path, ROOT)}:{i}: {line.strip()}")
     assert found == []
+
+
+def test_library_code_does_not_print():
+    allowed = (os.path.join(PACKAGE, "cli"), os.path.join(PACKAGE, "reporting.py"))
+    found = []
+    for folder, _, files in os.walk(PACKAGE):
+        for name in files:
+            path = os.path.join(folder, name)
+            if name.endswith(".py") and not path.startswith(allowed):
+                for i, line in enumerate(open(path, encoding="utf-8"), 1):
+                    if re.search(r"(?<![\w.])print\(|sys\.std(out|err)\.write", line):
+                        found.append(f"{os.path.relpath(path, ROOT)}:{i}")
+    assert found == []
+
+
+def test_messages_go_to_the_sink_the_caller_sets(capsys):
+    from invlatent.reporting import say, sent_to
+
+    heard = []
+    with sent_to(heard.append):
+        say("one")
+    say("two")
+    assert heard == ["one"] and capsys.readouterr().err == "two\n"

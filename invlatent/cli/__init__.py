@@ -21,6 +21,8 @@ from invlatent.cli import (
     viz,
 )
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="invlatent",
     help="Analyse equivariant latents through invariant projections (files in, files out).",

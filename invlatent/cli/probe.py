@@ -49,7 +49,7 @@ def probe(
     )
     for w in report["warnings"]:
         say(f"invlatent: warning: {w}")
-    render(report)
+    say(render(report))
     text = json.dumps(report, indent=2) + "\n"
     if output:
         write_atomic([text.encode()], output)

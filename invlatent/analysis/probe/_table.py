@@ -11,12 +11,14 @@ REGRESSION_COLUMNS = {"mean_r2": "mean R²", "mean_nmae": "MAE/σ"}
 MAX_TARGET_COLUMNS = 3  # beyond this many targets only the summary columns are shown
 
 
-def render(report: dict, width: int | None = None) -> None:
-    """Print the report's table, and its notes, on stderr."""
+def render(report: dict, width: int | None = None) -> str:
+    """The report's table, with its notes, as text for people."""
+    import io
+
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(stderr=True, width=width or 140, highlight=False)
+    console = Console(file=io.StringIO(), width=width or 140, highlight=False)
     table = Table(title=_title(report), caption=_caption(report), title_justify="left")
     table.add_column("latents", no_wrap=True)
     table.add_column("file", overflow="fold")
@@ -29,6 +31,7 @@ def render(report: dict, width: int | None = None) -> None:
         cells = [_cell(_lookup(r["summary"], key)) for key in columns]
         table.add_row(r["name"], r["file"], _features(r), *cells, _chosen(r["folds"]))
     console.print(table)
+    return console.file.getvalue().rstrip("\n")
 
 
 def _title(report: dict) -> str:

@@ -6,8 +6,9 @@ the stages that already ran compared with their own estimates, so a slow machine
 
 from __future__ import annotations
 
-import sys
 import time
+
+from invlatent.reporting import say
 
 PRIOR = {  # seconds per unit; units: methods (check), 1000 rows x files (probe), 1000 points
     "check": 0.6,
@@ -63,4 +64,4 @@ class Budget:
     def say(self, message: str) -> None:
         """A progress line on stderr with the elapsed time."""
         if not self.quiet:
-            print(f"report: [{self.elapsed():6.1f} s] {message}", file=sys.stderr, flush=True)
+            say(f"report: [{self.elapsed():6.1f} s] {message}")

@@ -8,3 +8,5 @@ import os
 # Threads that wait for each other should sleep, not spin, on shared machines (read by OpenMP
 # when torch loads; an explicit setting in the environment wins).
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+
+__all__: list[str] = []  # the modules are the interface: data, rotate, models, train, encode

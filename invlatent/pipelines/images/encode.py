@@ -7,7 +7,6 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import sys
 import time
 
 import numpy as np
@@ -37,6 +36,7 @@ from invlatent.pipelines.images.rotate import (
     parse_rotate,
     with_copies,
 )
+from invlatent.reporting import say
 from invlatent.sampling import stratified_rows
 
 
@@ -239,7 +239,7 @@ def _lift_error(fn, x: np.ndarray, action: Action, device, seed: int) -> dict:
     rng = np.random.default_rng([seed, 1])
     pick = np.sort(rng.choice(len(x), size=min(MEASURE_IMAGES, len(x)), replace=False))
     info = measure_lift(fn, x[pick], action, device)
-    print("\n".join(render_lift(info)), file=sys.stderr)
+    say("\n".join(render_lift(info)))
     return info
 
 
@@ -275,10 +275,9 @@ def run_encoder(
             z[i : i + len(xb)] = out
             advance(len(xb))
     seconds = time.perf_counter() - t0
-    print(
+    say(
         f"encoded {len(z)} images into z {list(z.shape)} ({action}, {_size(z.nbytes)}) "
-        f"in {seconds:.1f} s",
-        file=sys.stderr,
+        f"in {seconds:.1f} s"
     )
     return z
 

@@ -4,3 +4,5 @@
 ``train``/``encode``/``check_model`` are the library side of ``invlatent train mol3d``,
 ``encode`` and ``check``.
 """
+
+__all__: list[str] = []

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 
@@ -23,6 +22,7 @@ from invlatent.pipelines.mol3d.data import load_geometries
 from invlatent.pipelines.mol3d.geometries import Geometries
 from invlatent.pipelines.mol3d.model import LAYERS
 from invlatent.pipelines.mol3d.poses import posed, random_permutations, random_rotations
+from invlatent.reporting import say
 
 ROTATE = {"none": None, "random": False, "so3": False, "o3": True}
 
@@ -49,7 +49,7 @@ def encode_checkpoint(
     net, config = load_model(model)
     geo = load_geometries(data, limit, split)
     if geo.rejected:
-        print(f"invlatent: {data}: unreadable rows {dict(geo.rejected)}", file=sys.stderr)
+        say(f"invlatent: {data}: unreadable rows {dict(geo.rejected)}")
     check_species(geo, config["model"]["species"], data)
     geo = geo.take(np.repeat(np.arange(len(geo)), copies))
     rot, perm = _poses(geo, rotate, permute, seed)

@@ -24,6 +24,7 @@ from invlatent.pipelines.mol3d.defaults import (
 from invlatent.pipelines.mol3d.geometries import QM9_SPECIES, Geometries
 from invlatent.pipelines.mol3d.poses import random_rotations
 from invlatent.pipelines.training import Clock, Ema, cosine, seeded
+from invlatent.reporting import say
 
 LR_WARM_FLOOR = (0.03, 0.01)  # the cosine schedule's warm-up share and final factor
 
@@ -33,7 +34,7 @@ def train_mol3d(
     *,
     arch: str = "e3nn",
     seed: int = 0,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
     model_opts: dict | None = None,
     **options,
 ) -> tuple[dict, dict]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 
 import numpy as np
 
@@ -17,6 +16,7 @@ from invlatent import ranks
 from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.groups.action import Action
+from invlatent.reporting import say
 
 LAYERS = ("mean", "sample")
 
@@ -72,10 +72,9 @@ def _say_skipped(data: str, table, graphs) -> None:
     which input row each latent is."""
     gone = np.setdiff1d(np.arange(len(table.smiles)), graphs.kept)
     rows = ", ".join(str(int(i)) for i in table.ids[gone[:10]]) + (", …" if len(gone) > 10 else "")
-    print(
+    say(
         f"invlatent: {data}: skipped {len(gone)} molecules {dict(graphs.rejected)} at input rows "
-        f"{rows}; the latents keep the input order of the rest (ids give each one's row)",
-        file=sys.stderr,
+        f"{rows}; the latents keep the input order of the rest (ids give each one's row)"
     )
 
 

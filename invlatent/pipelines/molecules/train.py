@@ -12,6 +12,7 @@ from invlatent.pipelines.molecules.defaults import TRAIN_DEFAULTS
 from invlatent.pipelines.molecules.graphs import ATOM_TYPES, MAX_NODES, Graphs, smiles_to_graphs
 from invlatent.pipelines.qm9 import load_table
 from invlatent.pipelines.training import Clock, Ema, cosine, seeded
+from invlatent.reporting import say
 
 LR_WARM_FLOOR = (0.02, 0.02)  # the cosine schedule's warm-up share and final factor
 
@@ -56,7 +57,7 @@ def train_graph_vae(
     data: str,
     *,
     seed: int = 0,
-    log: Callable[[str], None] = print,
+    log: Callable[[str], None] = say,
     arch: dict | None = None,
     **options,
 ) -> tuple[dict, dict]:
