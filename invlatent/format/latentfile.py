@@ -29,6 +29,24 @@ from invlatent.format import safetensors_io as sio
 from invlatent.groups import irreps
 from invlatent.groups.action import Action, ActionError
 
+__all__ = [
+    "FORMAT",
+    "LatentFile",
+    "LatentFileError",
+    "atomic_output",
+    "describe",
+    "dumps",
+    "ensure_writable_output",
+    "input_hash",
+    "loads",
+    "make_step",
+    "read",
+    "read_header",
+    "validate",
+    "write",
+    "write_atomic",
+]
+
 FORMAT = "invlatent/1"
 KNOWN_TENSORS = ("z", "mask", "labels", "targets", "g", "ids")
 RESERVED_META = ("format", "action", "targets", "g_kind", "history")
