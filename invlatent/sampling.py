@@ -1,8 +1,10 @@
-"""Stratified row samples in input order: what ``--limit`` takes from every data source.
+"""Stratified row samples in input order: what ``--limit`` takes from every data source, and the
+seeded samples of large files that ``viz``, ``probe`` and ``report`` work on.
 
 Images stratify by class, molecules by their fixed train/val/test split. Each class gets a
-count within one row of its exact share, a larger limit takes a superset of a smaller one, and
-the rows come back sorted, so the sample keeps the source's order.
+count within one row of its exact share (``class_counts``, the one rule for every sampler), a
+larger limit takes a superset of a smaller one, and the rows come back sorted, so the sample
+keeps the source's order.
 """
 
 from __future__ import annotations
@@ -42,6 +44,28 @@ def class_counts(counts: np.ndarray, limit: int) -> np.ndarray:
         best = max(classes, key=lambda c: (step * sizes[c] - n * got[c], -c))
         got[best] += 1
     return np.array(got, np.int64)
+
+
+def sample_rows(n_rows: int, limit: int, seed: int, labels: np.ndarray | None = None) -> np.ndarray:
+    """Sorted indices of at most ``limit`` rows: all of them when ``n_rows <= limit``, else a
+    seeded sample with each class's ``class_counts`` share. The result depends only on
+    ``(n_rows, limit, seed, labels)``, so a raw file and its projection get the same rows."""
+    from invlatent.errors import InvlatentError
+
+    if limit < 1:
+        raise InvlatentError(f"the sample size must be at least 1, got {limit}")
+    if n_rows <= limit:
+        return np.arange(n_rows)
+    rng = np.random.default_rng(seed)
+    if labels is None:
+        return np.sort(rng.choice(n_rows, size=limit, replace=False))
+    classes, inverse, counts = np.unique(
+        np.asarray(labels), return_inverse=True, return_counts=True
+    )
+    quota = class_counts(counts, limit)
+    order = rng.permutation(n_rows)
+    picked = [order[inverse[order] == c][: quota[c]] for c in range(len(counts))]
+    return np.sort(np.concatenate(picked))
 
 
 def check_split_options(part: str, limit: int | None) -> None:

@@ -18,12 +18,12 @@ from invlatent.analysis.viz import (
     group_orbits,
     read_record,
     render,
-    sample_rows,
 )
 from invlatent.format import latentfile as lfmod
 from invlatent.format.latentfile import LatentFile, make_step
 from invlatent.format.synthetic import make_synthetic
 from invlatent.groups.action import Action
+from invlatent.sampling import sample_rows
 
 
 def _write(lf: LatentFile, path) -> str:
@@ -405,3 +405,15 @@ def test_orbit_objects_take_turns_over_classes():
     picked = choose(np.arange(100), 6, seed=1, labels=labels)
     assert np.bincount(labels[picked]).tolist() == [2, 2, 2]
     np.testing.assert_array_equal(picked, choose(np.arange(100), 6, seed=1, labels=labels))
+
+
+def test_viz_probe_and_limit_share_one_rule_for_class_counts():
+    from invlatent.sampling import class_counts
+
+    labels = np.repeat([0, 1, 2], [60, 30, 10])
+    for limit in range(1, 100):
+        rows = sample_rows(100, limit, seed=0, labels=labels)
+        assert (
+            np.bincount(labels[rows], minlength=3).tolist()
+            == class_counts(np.array([60, 30, 10]), limit).tolist()
+        )

@@ -96,7 +96,7 @@ def _within_memory(files: list[LatentFile], keep: np.ndarray, labels) -> tuple[n
     limit = max(1, FEATURE_BYTES // max(row_bytes, 1))
     if len(rows) <= limit:
         return keep, ""
-    from invlatent.analysis.viz import sample_rows
+    from invlatent.sampling import sample_rows
 
     picked = rows[sample_rows(len(rows), limit, 0, None if labels is None else labels[rows])]
     out = np.zeros_like(keep)

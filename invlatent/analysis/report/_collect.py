@@ -79,7 +79,7 @@ def run_check(lf: LatentFile, s: Settings, budget: Budget, name: str) -> dict | 
 
 def run_probes(lf: LatentFile, s: Settings, budget: Budget, name: str) -> list[dict]:
     """Probes of raw vs every invariant projection, one per task, under one protocol each."""
-    from invlatent.analysis.viz import sample_rows
+    from invlatent.sampling import sample_rows
 
     target = target_of(lf)
     if target is None:

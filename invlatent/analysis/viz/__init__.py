@@ -16,7 +16,6 @@ from invlatent.analysis.viz._figure import draw
 from invlatent.analysis.viz._orbits import Orbits, copy_orbits, group_elements, group_orbits
 from invlatent.analysis.viz._output import embedding_file, figure_bytes, figure_format, read_record
 from invlatent.analysis.viz._panels import ORBIT_SOURCES, Options, Panel, build_panels
-from invlatent.analysis.viz._sampling import sample_rows
 from invlatent.format.latentfile import LatentFile, input_hash
 
 __all__ = [
@@ -41,7 +40,6 @@ __all__ = [
     "read_record",
     "render",
     "resolve",
-    "sample_rows",
 ]
 
 

@@ -11,9 +11,9 @@ from invlatent.analysis.viz._embedding import NAMES, Embedding, Settings, embed
 from invlatent.analysis.viz._features import flatten, standardizer
 from invlatent.analysis.viz._lineage import find_source, project_like, projection_step
 from invlatent.analysis.viz._orbits import Orbits, choose, copy_orbits, group_orbits, repeated_ids
-from invlatent.analysis.viz._sampling import sample_rows
 from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import LatentFile, describe
+from invlatent.sampling import sample_rows
 
 ORBIT_SOURCES = ("auto", "ids", "group")
 
