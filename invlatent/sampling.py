@@ -73,9 +73,9 @@ def check_split_options(part: str, limit: int | None) -> None:
     from invlatent.errors import InvlatentError
 
     if part not in PARTS:
-        raise InvlatentError(f"--split must be all, train, val or test, got {part!r}")
+        raise InvlatentError(f"split must be all, train, val or test, got {part!r}")
     if limit is not None and limit < 1:
-        raise InvlatentError(f"--limit must be at least 1, got {limit}")
+        raise InvlatentError(f"limit must be at least 1, got {limit}")
 
 
 def split_rows(split: np.ndarray, part: str, limit: int | None) -> np.ndarray:

@@ -168,7 +168,7 @@ def test_project_errors_are_one_line_and_leave_no_file(cli, rng, tmp_path):
     for args, frag in [
         (["-m", "power"], "unknown method 'power' for action sn"),
         (["-m", "sort", "--key-channel", 5], "out of range"),
-        (["-m", "sortembed", "--dim", 0], "--dim must be at least 1"),
+        (["-m", "sortembed", "--dim", 0], "dim must be at least 1"),
         ([], "choose a method with --method"),
     ]:
         assert_one_line_error(cli("project", tmp_path / "z.st", *args, "-o", dest), frag)

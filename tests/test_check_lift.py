@@ -108,7 +108,7 @@ def test_lifting_a_group_cnn_is_refused_as_encode_refuses_it(models, cli):
 @pytest.mark.parametrize("group", ["c1", "so2", "c4:grid", "sn"])
 def test_unknown_lift_groups_are_refused(models, cli, group):
     res = cli("check", models["cnn"], "digits:16", "--lift", group)
-    assert_one_line_error(res, f"--lift {group!r}: expected cN or dN")
+    assert_one_line_error(res, f"lift {group!r}: expected cN or dN")
 
 
 def test_non_square_images_and_misused_options_are_refused(models, cli, tmp_path):
@@ -120,7 +120,7 @@ def test_non_square_images_and_misused_options_are_refused(models, cli, tmp_path
     ts = models["ts"]
     assert_one_line_error(cli("check", ts, "digits:16", "--torchscript"), "add --lift")
     assert_one_line_error(cli("check", ts, "digits:16", "--torchscript", "--lift", "c4",
-                              "--layer", "block1"), "--layer applies to invlatent checkpoints")  # fmt: skip
+                              "--layer", "block1"), "layer applies to invlatent checkpoints")  # fmt: skip
     assert_one_line_error(
         cli("check", ts, "digits:16", "--torchscript", "--onnx", "--lift", "c4"), "exclude"
     )

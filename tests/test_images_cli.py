@@ -196,7 +196,7 @@ def test_torchscript_and_export_encoders(tmp_path, cli):
     [
         (["--permute", "random"], "--permute applies to molecules"),
         (["--layer", "nope"], "this model has layers"),
-        (["--rotate", "sideways"], "--rotate"),
+        (["--rotate", "sideways"], "rotate 'sideways'"),
         (["--copies", "0"], "--copies"),
         (["--split", "val"], "no 'val' samples"),
         (["--rotate", "random", "--improper"], "--improper is for 3-D molecule models"),

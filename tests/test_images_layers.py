@@ -71,7 +71,7 @@ def test_transform_matrix_is_a_permutation_for_quarter_turns():
 
 @pytest.mark.parametrize("text", ["spin", "c0", "angles=", "angles=a,b", "cx"])
 def test_bad_rotate_spec_is_refused(text):
-    with pytest.raises(InvlatentError, match="--rotate"):
+    with pytest.raises(InvlatentError, match="rotate '"):
         parse_rotate(text)
 
 

@@ -121,6 +121,6 @@ def test_check_model_on_a_map_layer_is_exact_for_c4(model):
 
 def test_unknown_map_layers_are_one_line_errors(model, cli):
     res = cli("encode", model, "digits", "--layer", "block3-map")
-    assert_one_line_error(res, "--layer 'block3-map'", "block2-map")
+    assert_one_line_error(res, "layer 'block3-map'", "block2-map")
     res = cli("check", model, "digits", "--layer", "block3-map")
-    assert_one_line_error(res, "--layer 'block3-map'")
+    assert_one_line_error(res, "layer 'block3-map'")

@@ -128,7 +128,7 @@ def test_lift_of_a_foreign_torchscript_encoder_and_same_seed_same_bytes(models, 
 @pytest.mark.parametrize(
     "args, fragment",
     [
-        (["--lift", "c1"], "--lift 'c1': expected cN or dN"),
+        (["--lift", "c1"], "lift 'c1': expected cN or dN"),
         (["--lift", "so2"], "expected cN or dN"),
         (["--lift", "c4:grid"], "expected cN or dN"),
         (["--lift", "sn"], "expected cN or dN"),

@@ -138,8 +138,8 @@ def test_encode_xyz_file_and_its_malformed_frame(cli, model, tmp_path):
 @pytest.mark.parametrize(
     ("args", "fragment"),
     [
-        (["--rotate", "c8"], "--rotate for 3-D molecules"),
-        (["--layer", "mean"], "--layer for a 3-D model"),
+        (["--rotate", "c8"], "rotate for 3-D molecules"),
+        (["--layer", "mean"], "layer for a 3-D model"),
         (["--permute", "sorted"], "--permute must be"),
         (["--split", "dev"], "--split must be"),
         (["--improper"], "--improper needs --rotate random"),
@@ -175,7 +175,7 @@ def test_check_measures_equivariance_of_every_layer(cli, model, tmp_path):
     assert len(kinds) == 18
     assert res["max_error"] < 1e-5
     assert res["samples"] >= 5  # the test split of 60 molecules
-    assert_one_line_error(cli("check", model, data, "--layer", "blk"), "--layer 'blk'")
+    assert_one_line_error(cli("check", model, data, "--layer", "blk"), "layer 'blk'")
 
 
 @pytest.mark.parametrize(
@@ -183,8 +183,8 @@ def test_check_measures_equivariance_of_every_layer(cli, model, tmp_path):
     [
         (["--irreps", "16x0q"], "not an e3nn Irreps"),
         (["--irreps", "4x1o"], "needs scalars"),
-        (["--targets", "u0,nope"], "--targets nope"),
-        (["--arch", "mlp"], "--arch must be one of"),
+        (["--targets", "u0,nope"], "targets nope"),
+        (["--arch", "mlp"], "arch must be one of"),
     ],
 )
 def test_train_bad_input_is_one_line_error(cli, tmp_path, args, fragment):

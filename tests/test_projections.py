@@ -151,11 +151,11 @@ def test_public_names_exist_and_every_method_declares_guarantees():
     ("group", "kwargs", "fragment"),
     [
         ("c8", {"method": "sort"}, "choose from: pool-max"),
-        ("sn", {"method": "sort", "dim": 3}, "--dim is not used"),
-        ("c8", {"method": "random-max", "dim": 0}, "--dim must be at least 1"),
+        ("sn", {"method": "sort", "dim": 3}, "dim is not used"),
+        ("c8", {"method": "random-max", "dim": 0}, "dim must be at least 1"),
         ("sn", {"method": "sort", "key_channel": 3}, "out of range"),
         ("sn", {"method": "colsort", "key_channel": 0}, "only used by sn sort"),
-        ("c8", {"method": "power", "seed": -1}, "--seed must be >= 0"),
+        ("c8", {"method": "power", "seed": -1}, "seed must be >= 0"),
     ],
 )
 def test_bad_options_name_the_problem(group, kwargs, fragment, rng):

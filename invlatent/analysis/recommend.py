@@ -31,7 +31,7 @@ def check_family(action) -> None:
         return
     hint = "pool the grid first (spatial-mean), then" if fam == "grid" else "instead"
     raise InvlatentError(
-        f"--method auto knows no rule for action {action} (family {fam}); {hint} "
+        f"method auto knows no rule for action {action} (family {fam}); {hint} "
         "choose a method from `invlatent project --list`"
     )
 

@@ -21,6 +21,23 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(2)
 
 
+def at_least(**bounds: tuple[float | None, float]) -> None:
+    """Refuse an option below its least value with one line naming the flag (typer's own range
+    checks print a multi-line box): ``at_least(batch_size=(value, 1))`` checks ``--batch-size``;
+    a value of None (an option not given) passes."""
+    for name, (value, least) in bounds.items():
+        if value is not None and value < least:
+            fail(f"--{name.replace('_', '-')} must be at least {least}, got {value}")
+
+
+def one_of(**choices: tuple[str | None, tuple[str, ...]]) -> None:
+    """Refuse an option whose value is not among its choices, with one line naming the flag."""
+    for name, (value, allowed) in choices.items():
+        if value is not None and value not in allowed:
+            flag = f"--{name.replace('_', '-')}"
+            fail(f"{flag} must be {', '.join(allowed[:-1])} or {allowed[-1]}, got {value!r}")
+
+
 def say(message: str) -> None:
     """A message for people: always on stderr, never mixed with data on stdout."""
     typer.echo(message, err=True)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, fail, say
+from invlatent.cli._common import at_least, cli_errors, fail, say
 from invlatent.pipelines.molecules.defaults import SEARCH_CANDIDATES
 
 Opt = typer.Option
@@ -45,8 +45,7 @@ def decode(
         fail("give either a LATENTS file or --prior N")
     if prior is not None and prior < 1:
         fail(f"--prior must be at least 1, got {prior}")
-    if candidates < 1:
-        fail(f"--candidates must be at least 1, got {candidates}")
+    at_least(candidates=(candidates, 1))
     lines, summary = decode_to_smiles(
         model, latents, prior=prior, mode=mode, seed=seed, candidates=candidates
     )

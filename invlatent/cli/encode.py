@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, fail
+from invlatent.cli._common import at_least, cli_errors, fail, one_of
 
 Opt = typer.Option
 
@@ -84,20 +84,14 @@ def encode(
     """Encode data with a trained (or foreign) encoder into a latent file."""
     from invlatent.format.latentfile import ensure_writable_output
     from invlatent.format.shards import prepare_output, write_latents
+    from invlatent.sampling import PARTS
 
     ensure_writable_output(output)
+    at_least(batch_size=(batch_size, 1), copies=(copies, 1), limit=(limit, 1), seed=(seed, 0))
+    one_of(split=(split, PARTS), permute=(permute, ("none", "random")))
     prepare_output(output, device)
-    opts = dict(
-        rotate=rotate,
-        copies=copies,
-        permute=permute,
-        layer=layer,
-        split=split,
-        limit=limit,
-        batch_size=batch_size,
-        seed=seed,
-        device=device,
-    )
+    common = dict(split=split, limit=limit, batch_size=batch_size, seed=seed, device=device)
+    given = dict(rotate=rotate, copies=copies, permute=permute, layer=layer, lift=lift)
     if torchscript or onnx:
         if improper:
             fail("--improper is for 3-D molecule models (train mol3d), not foreign image encoders")
@@ -111,21 +105,46 @@ def encode(
         from invlatent.pipelines.images.encode import encode_torchscript
 
         action = f"so2:{freqs}" if freqs and group and group.lower() == "so2" else group
-        lf = encode_torchscript(model, data, action=action, lift=lift, onnx=onnx, **opts)
+        opts = _family_options("foreign", given)
+        lf = encode_torchscript(model, data, action=action, onnx=onnx, **opts, **common)
     else:
         family, encoder = _family_encoder(model)
         if smiles_col is not None:
             if family != "molecules":
                 fail("--smiles-col is for molecule models (graph-vae)")
-            opts["smiles_col"] = smiles_col
-        if lift is not None:
-            if family != "images":
-                fail("--lift turns images; it does not apply to molecule models")
-            opts["lift"] = lift
+            common["smiles_col"] = smiles_col
         if improper:
-            opts["rotate"] = _improper_rotate(family, rotate)
-        lf = encoder(model, data, **opts)
+            given["rotate"] = _improper_rotate(family, rotate)
+        lf = encoder(model, data, **_family_options(family, given), **common)
     write_latents(lf, output, device)
+
+
+# Per model family: the options it takes, and why each other option is refused when it is given
+# (differs from its default).
+FAMILY_OPTIONS = {
+    "images": ("rotate", "copies", "layer", "lift"),
+    "foreign": ("rotate", "copies", "lift"),
+    "molecules": ("permute", "layer"),
+    "mol3d": ("rotate", "copies", "permute", "layer"),
+}
+DEFAULTS = {"rotate": "none", "copies": 1, "permute": "none", "layer": None, "lift": None}
+REFUSALS = {
+    ("images", "permute"): "--permute applies to molecules; rotate images with --rotate",
+    ("foreign", "permute"): "--permute applies to molecules; rotate images with --rotate",
+    ("foreign", "layer"): "--layer applies to invlatent checkpoints, not to a foreign encoder",
+    ("molecules", "rotate"): "--rotate is for image models; molecules take --permute none|random",
+    ("molecules", "copies"): "--copies is for image models; molecule models encode one copy",
+    ("molecules", "lift"): "--lift turns images; it does not apply to molecule models",
+    ("mol3d", "lift"): "--lift turns images; it does not apply to molecule models",
+}
+
+
+def _family_options(family: str, given: dict) -> dict:
+    """The options ``family``'s encoder takes; one line for a given option it does not."""
+    for name, value in given.items():
+        if name not in FAMILY_OPTIONS[family] and value != DEFAULTS[name]:
+            fail(REFUSALS[family, name])
+    return {k: v for k, v in given.items() if k in FAMILY_OPTIONS[family]}
 
 
 def _improper_rotate(family: str, rotate: str) -> str:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, say
+from invlatent.cli._common import cli_errors, one_of, say
 
 Opt = typer.Option
 
@@ -28,8 +28,9 @@ def interpolate(
     ] = None,
 ) -> None:
     """Interpolate between molecules in raw and sorted latent space; report path quality."""
-    from invlatent.pipelines.molecules.interpolate import run_interpolation
+    from invlatent.pipelines.molecules.interpolate import SPACES, run_interpolation
 
+    one_of(space=(space, (*SPACES, "both")))
     report = run_interpolation(
         model,
         latents,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, fail, parse_names, say
+from invlatent.cli._common import at_least, cli_errors, fail, one_of, parse_names, say
 
 Opt = typer.Option
 Output = Annotated[
@@ -102,10 +102,12 @@ def _common(values: dict) -> dict:
 
 def _run(output: str, **options) -> None:
     from invlatent.format.latentfile import ensure_writable_output
-    from invlatent.pipelines.images.train import TrainOptions, train_to_file
+    from invlatent.pipelines.images.train import AUGMENTS, TrainOptions, train_to_file
     from invlatent.ranks import from_env
 
     ensure_writable_output(output)
+    at_least(epochs=(options["epochs"], 1), batch_size=(options["batch_size"], 1))
+    one_of(augment=(options["augment"], AUGMENTS))
     opts = TrainOptions(**options)
     opts.check()
     config = train_to_file(opts, output, _reporter(opts.epochs))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, fail, say
+from invlatent.cli._common import at_least, cli_errors, fail, say
 from invlatent.pipelines.mol3d.defaults import MODEL_DEFAULTS as ARCH
 from invlatent.pipelines.mol3d.defaults import TRAIN_DEFAULTS as D
 
@@ -63,10 +63,8 @@ def mol3d(
         ("--threads", threads),
         ("--width", width),
     ):
-        if value < 1:
-            fail(f"{name} must be at least 1, got {value}")
-    if lmax < 0:
-        fail(f"--lmax must be at least 0, got {lmax}")
+        at_least(**{name[2:]: (value, 1)})
+    at_least(lmax=(lmax, 0))
     if lr <= 0 or r_cut <= 0 or (max_minutes is not None and max_minutes < 0):
         fail("--lr and --r-cut must be > 0, --max-minutes >= 0")
     folder = os.path.dirname(os.path.abspath(output))

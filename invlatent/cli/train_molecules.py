@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, fail, say
+from invlatent.cli._common import at_least, cli_errors, fail, say
 from invlatent.pipelines.molecules.defaults import MODEL_DEFAULTS as ARCH
 from invlatent.pipelines.molecules.defaults import TRAIN_DEFAULTS as D
 
@@ -61,10 +61,8 @@ def graph_vae(
         ("--batch-size", batch_size),
         ("--threads", threads),
     ):
-        if value < 1:
-            fail(f"{name} must be at least 1, got {value}")
-    if limit is not None and limit < 1:
-        fail(f"--limit must be at least 1, got {limit}")
+        at_least(**{name[2:]: (value, 1)})
+    at_least(limit=(limit, 1))
     if lr <= 0 or beta < 0 or warmup < 0:
         fail("--lr must be > 0, --beta and --warmup >= 0")
     if pair_layers < 0 or not 0 <= ema < 1:

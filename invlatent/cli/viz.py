@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, fail, say
+from invlatent.cli._common import at_least, cli_errors, fail, say
 
 Opt = typer.Option
 
@@ -71,14 +71,7 @@ def viz(
 def _check(files, sample, orbits, orbit_size, dpi, embed_out, as_json) -> None:
     if files.count("-") > 1:
         fail("stdin (-) can be read only once")
-    for name, value, low in (
-        ("sample", sample, 3),
-        ("orbits", orbits, 0),
-        ("orbit-size", orbit_size, 2),
-        ("dpi", dpi, 10),
-    ):
-        if value < low:
-            fail(f"--{name} must be at least {low}, got {value}")
+    at_least(sample=(sample, 3), orbits=(orbits, 0), orbit_size=(orbit_size, 2), dpi=(dpi, 10))
     if as_json and embed_out == "-":
         fail("--json and --embed-out - would both write to stdout")
 

@@ -168,10 +168,10 @@ def load_table(
     split, in input order."""
     if data.lower() == "qm9":
         if smiles_col is not None:
-            raise InvlatentError("--smiles-col is for CSV files, not qm9")
+            raise InvlatentError("smiles_col is for CSV files, not qm9")
         check_split_options(split, limit)
         return load_qm9(limit, split=split)
     if smiles_col is not None and not data.lower().endswith((".csv", ".tsv")):
-        raise InvlatentError(f"{data}: --smiles-col is for .csv/.tsv files")
+        raise InvlatentError(f"{data}: smiles_col is for .csv/.tsv files")
     table = load_smiles_file(data, smiles_col)
     return table.take(split_rows(table.split, split, limit))

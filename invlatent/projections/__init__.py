@@ -100,17 +100,17 @@ def _check_options(action: Action, m: Method, shape, mask, p: Params) -> None:
     if problem:
         raise InvlatentError(problem)
     if p.dim is not None and (m.dim_help is None or p.dim < 1):
-        what = f"--dim must be at least 1, got {p.dim}" if m.dim_help else "--dim is not used"
+        what = f"dim must be at least 1, got {p.dim}" if m.dim_help else "dim is not used"
         raise InvlatentError(f"method {m.name}: {what}")
     if p.key_channel is not None:
         d = shape[-1]
         if not m.key_channel:
-            raise InvlatentError(f"method {m.name}: --key-channel is only used by sn sort")
+            raise InvlatentError(f"method {m.name}: key_channel is only used by sn sort")
         if not 0 <= p.key_channel < d:
             raise InvlatentError(
-                f"--key-channel {p.key_channel} is out of range: z has {d} channels (0..{d - 1})"
+                f"key_channel {p.key_channel} is out of range: z has {d} channels (0..{d - 1})"
             )
     if p.seed < 0:
-        raise InvlatentError(f"--seed must be >= 0, got {p.seed}")
+        raise InvlatentError(f"seed must be >= 0, got {p.seed}")
     if mask is not None and tuple(mask.shape) != tuple(shape[:2]):
         raise InvlatentError(f"mask has shape {list(mask.shape)}, expected {list(shape[:2])}")

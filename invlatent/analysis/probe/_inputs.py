@@ -191,7 +191,9 @@ def _targets(files, paths, names: list[str]) -> tuple[np.ndarray, np.ndarray, in
     """The chosen target columns, the rows to keep (finite targets) and how many were dropped."""
     owner = next((i for i, lf in enumerate(files) if lf.targets is not None), None)
     if owner is None:
-        raise InvlatentError(f"{', '.join(paths)}: no regression targets; use --target labels")
+        raise InvlatentError(
+            f"{', '.join(paths)}: no regression targets; classify the labels instead"
+        )
     lf = files[owner]
     missing = [n for n in names if n not in lf.target_names]
     if missing:

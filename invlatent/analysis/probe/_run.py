@@ -65,14 +65,14 @@ def _check_options(task: str, target: list[str], folds: int | None, metric: str)
     regression = target != ["labels"]
     allowed = REGRESS_TASKS if regression else CLASSIFY_TASKS
     if task not in set(CLASSIFY_TASKS + REGRESS_TASKS):
-        raise InvlatentError(f"unknown --task {task!r}: expected one of {', '.join(_all_tasks())}")
+        raise InvlatentError(f"unknown task {task!r}: expected one of {', '.join(_all_tasks())}")
     if task not in allowed:
         kind = "regression targets" if regression else "labels"
-        raise InvlatentError(f"--task {task} does not fit {kind}; use {', '.join(allowed)}")
+        raise InvlatentError(f"task {task} does not fit {kind}; use {', '.join(allowed)}")
     if folds is not None and folds < 2:
-        raise InvlatentError(f"--folds must be at least 2, got {folds}")
+        raise InvlatentError(f"folds must be at least 2, got {folds}")
     if metric not in METRICS:
-        raise InvlatentError(f"unknown --metric {metric!r}: expected {' or '.join(METRICS)}")
+        raise InvlatentError(f"unknown metric {metric!r}: expected {' or '.join(METRICS)}")
 
 
 def _all_tasks() -> list[str]:

@@ -60,7 +60,7 @@ def kfold(unit: np.ndarray, strata: np.ndarray | None, k: int, seed: int) -> lis
     n_units = int(unit.max()) + 1
     if n_units < k:
         what = "distinct ids" if n_units < len(unit) else "samples"
-        raise InvlatentError(f"only {n_units} {what} for {k} folds; use --folds {max(n_units, 2)}")
+        raise InvlatentError(f"only {n_units} {what} for {k} folds; use folds={max(n_units, 2)}")
     fold = deal(unit, strata, k, np.random.default_rng(seed))
     return [Fold(np.flatnonzero(fold != f), np.flatnonzero(fold == f)) for f in range(k)]
 

@@ -47,22 +47,22 @@ def resolve(spec: str, files: list[str], lfs: list[LatentFile], rows: list[np.nd
 def _values(spec: str, file: str, lf: LatentFile) -> np.ndarray:
     if spec == "labels":
         if lf.labels is None:
-            raise InvlatentError(f"{file}: --color labels, but the file has no labels")
+            raise InvlatentError(f"{file}: color labels, but the file has no labels")
         return np.asarray(lf.labels)
     if spec == "g":
         return _g_values(file, lf)
     if spec in lf.target_names:
         return np.asarray(lf.targets[:, lf.target_names.index(spec)], dtype=np.float64)
     known = ", ".join(["labels", "g", *lf.target_names])
-    raise InvlatentError(f"{file}: --color {spec!r} is not a target of this file (use {known})")
+    raise InvlatentError(f"{file}: color {spec!r} is not a target of this file (use {known})")
 
 
 def _g_values(file: str, lf: LatentFile) -> np.ndarray:
     kind = lf.g_kind or lf.action.g_kind
     if lf.g is None:
-        raise InvlatentError(f"{file}: --color g, but the file has no g tensor")
+        raise InvlatentError(f"{file}: color g, but the file has no g tensor")
     if kind not in ("index", "angle"):
-        raise InvlatentError(f"{file}: --color g needs rotation indices or angles, not {kind}")
+        raise InvlatentError(f"{file}: color g needs rotation indices or angles, not {kind}")
     return np.asarray(lf.g, dtype=np.float64)
 
 

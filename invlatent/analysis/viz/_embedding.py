@@ -36,16 +36,16 @@ class Settings:
     def check(self) -> None:
         """Refuse, before any work, parameters the chosen method cannot use."""
         if self.method not in METHODS:
-            raise InvlatentError(f"unknown --method {self.method!r}: use {', '.join(METHODS)}")
-        low = {"umap": {"n-neighbors": (self.n_neighbors, 2), "epochs": (self.epochs, 1)},
+            raise InvlatentError(f"unknown method {self.method!r}: use {', '.join(METHODS)}")
+        low = {"umap": {"n_neighbors": (self.n_neighbors, 2), "epochs": (self.epochs, 1)},
                "tsne": {"epochs": (self.epochs, 250)}}.get(self.method, {})  # fmt: skip
         for name, (value, least) in low.items():
             if value is not None and value < least:
-                raise InvlatentError(f"--{name} must be at least {least} for {self.method}")
+                raise InvlatentError(f"{name} must be at least {least} for {self.method}")
         if self.method == "umap" and not 0.0 <= self.min_dist <= 1.0:
-            raise InvlatentError(f"--min-dist must be between 0 and 1, got {self.min_dist}")
+            raise InvlatentError(f"min_dist must be between 0 and 1, got {self.min_dist}")
         if self.method == "tsne" and not self.perplexity > 0:
-            raise InvlatentError(f"--perplexity must be positive, got {self.perplexity}")
+            raise InvlatentError(f"perplexity must be positive, got {self.perplexity}")
 
     def params(self) -> dict:
         """The parameters of the chosen method, as recorded in figure metadata."""
@@ -115,7 +115,7 @@ def _umap(x: np.ndarray, extra: np.ndarray, s: Settings) -> Embedding:
             import umap
         except ImportError:
             raise InvlatentError(
-                "--method umap needs umap-learn: pip install 'invlatent[viz]'"
+                "method umap needs umap-learn: pip install 'invlatent[viz]'"
             ) from None
 
         n_neighbors = min(s.n_neighbors, len(x) - 1)

@@ -94,14 +94,14 @@ def _panel(file, lf, rows, orbits, mismatch, opts: Options) -> Panel:
 
 def _plan_orbits(files, lfs, rows, opts: Options) -> list[tuple[Orbits, float | None]]:
     if opts.orbit_source not in ORBIT_SOURCES:
-        raise InvlatentError(f"--orbit-source must be one of {', '.join(ORBIT_SOURCES)}")
+        raise InvlatentError(f"orbit_source must be one of {', '.join(ORBIT_SOURCES)}")
     if opts.orbit_source != "group":
         shared = _shared_repeated_ids(lfs)
         if len(shared):
             chosen = choose(shared, opts.orbits, opts.settings.seed, _id_labels(lfs[0], shared))
             return [(copy_orbits(lf.ids, lf.z, lf.mask, chosen, lf.g), None) for lf in lfs]
         if opts.orbit_source == "ids":
-            raise InvlatentError("--orbit-source ids: no id occurs more than once in every input")
+            raise InvlatentError("orbit_source ids: no id occurs more than once in every input")
     return [_group_orbits(i, files, lfs, rows, opts) for i in range(len(lfs))]
 
 

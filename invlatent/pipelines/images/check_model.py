@@ -128,7 +128,7 @@ def _checkpoint(model_path: str, data: str, layer, device: str, samples: int, se
 def _foreign(model_path: str, data: str, layer, device: str, samples: int, seed: int, kind: str):
     """A TorchScript / torch.export / ONNX encoder (trivial action) as :func:`_checkpoint`."""
     if layer:
-        raise InvlatentError("--layer applies to invlatent checkpoints, not to a foreign encoder")
+        raise InvlatentError("layer applies to invlatent checkpoints, not to a foreign encoder")
     net = load_onnx(model_path, device) if kind == "onnx" else load_foreign(model_path, device)
     x = _sample(data, None, samples, seed)
     if kind == "onnx":
@@ -153,15 +153,13 @@ def _layer(net, layer: str | None) -> str:
     """The layer to check (default: the model's latent), refused when the model has none such."""
     layer = layer or net.default_layer
     if layer not in net.layer_names:
-        raise InvlatentError(
-            f"--layer {layer!r}: this model has layers {', '.join(net.layer_names)}"
-        )
+        raise InvlatentError(f"layer {layer!r}: this model has layers {', '.join(net.layer_names)}")
     return layer
 
 
 def _sample(data: str, config: dict | None, samples: int, seed: int) -> np.ndarray:
     if samples < 1:
-        raise InvlatentError(f"--samples must be at least 1, got {samples}")
+        raise InvlatentError(f"samples must be at least 1, got {samples}")
     images = load_data(data)
     part = images.part("test") if (images.split == 2).any() else images
     want = [config["in_channels"], *config["image_size"]] if config else list(part.x.shape[1:])

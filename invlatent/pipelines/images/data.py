@@ -42,7 +42,7 @@ class ImageData:
         if which == "all":
             return self
         if which not in SPLIT_CODES:
-            raise InvlatentError(f"--split {which!r}: expected all, train, val or test")
+            raise InvlatentError(f"split {which!r}: expected all, train, val or test")
         idx = np.flatnonzero(self.split == SPLIT_CODES[which])
         if idx.size == 0:
             raise InvlatentError(f"{self.name}: has no {which!r} samples")

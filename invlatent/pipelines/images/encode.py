@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from invlatent import ranks
-from invlatent.errors import InvlatentError
+from invlatent.errors import InvlatentError, check_at_least
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.format.model_archive import check_archive
 from invlatent.groups.action import Action
@@ -37,33 +37,30 @@ from invlatent.pipelines.images.rotate import (
     with_copies,
 )
 from invlatent.reporting import say
-from invlatent.sampling import stratified_rows
+from invlatent.sampling import check_split_options, stratified_rows
 
 
 def encode_checkpoint(
     model: str,
     data: str,
     *,
-    rotate: str,
-    copies: int,
-    permute: str,
-    layer: str | None,
-    split: str,
-    limit: int | None,
-    batch_size: int,
-    seed: int,
-    device: str,
+    rotate: str = "none",
+    copies: int = 1,
+    layer: str | None = None,
+    split: str = "all",
+    limit: int | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "cpu",
     lift: str | None = None,
 ) -> LatentFile:
     """Latents of a named layer (default: the model's) of an invlatent-trained image model."""
-    _check_options(permute, rotate, copies, batch_size)
+    _check_options(rotate, copies, batch_size)
     group = parse_lift(lift) if lift else None
     net, config = load_model(model, device)
     layer = layer or net.default_layer
     if layer not in net.layer_names:
-        raise InvlatentError(
-            f"--layer {layer!r}: this model has layers {', '.join(net.layer_names)}"
-        )
+        raise InvlatentError(f"layer {layer!r}: this model has layers {', '.join(net.layer_names)}")
     images = _select(load_data(data), split, limit, config)
     action = Action.parse(net.layer_action(layer))
     opts = dict(data=data, rotate=rotate, copies=copies, layer=layer, split=split, limit=limit)
@@ -75,15 +72,13 @@ def encode_torchscript(
     model: str,
     data: str,
     *,
-    action: str | None,
-    rotate: str,
-    copies: int,
-    permute: str,
-    layer: str | None,
-    split: str,
-    limit: int | None,
-    batch_size: int,
-    seed: int,
+    action: str | None = None,
+    rotate: str = "none",
+    copies: int = 1,
+    split: str = "all",
+    limit: int | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
     device: str,
     lift: str | None = None,
     onnx: bool = False,
@@ -95,9 +90,7 @@ def encode_torchscript(
     the shape the action needs (``(B, F, N)`` for ``cN``, ``(B, F, N, H, H)`` for ``cN:grid``,
     ``(B, D)`` for ``so2``/``trivial``; with ``lift``, any ``(B, ...)``, flattened to ``(B, D)``).
     """
-    _check_options(permute, rotate, copies, batch_size)
-    if layer:
-        raise InvlatentError("--layer applies to invlatent checkpoints, not to a foreign encoder")
+    _check_options(rotate, copies, batch_size)
     act = Action.parse(action or "trivial")
     group = parse_lift(lift) if lift else None
     net = load_onnx(model, device) if onnx else load_foreign(model, device)
@@ -159,22 +152,17 @@ def _quiet(name: str):
         logger.setLevel(level)
 
 
-def _check_options(permute: str, rotate: str, copies: int, batch_size: int) -> None:
-    """Refuse options that cannot apply before any model or data is loaded."""
-    if permute != "none":
-        raise InvlatentError("--permute applies to molecules; rotate images with --rotate")
+def _check_options(rotate: str, copies: int, batch_size: int) -> None:
+    """Refuse arguments that cannot apply before any model or data is loaded."""
     parse_rotate(rotate)
-    with_copies(0, copies)
-    if batch_size < 1:
-        raise InvlatentError(f"--batch-size must be at least 1, got {batch_size}")
+    check_at_least(copies=(copies, 1), batch_size=(batch_size, 1))
 
 
 def _select(data: ImageData, split: str, limit: int | None, config: dict | None) -> ImageData:
     """The requested split, at most ``limit`` rows, checked against the model's input shape."""
+    check_split_options(split, limit)
     part = data.part(split)
     if limit is not None:
-        if limit < 1:
-            raise InvlatentError(f"--limit must be at least 1, got {limit}")
         part = part.take(stratified_rows(part.labels, limit))
     if config is not None:
         want = [config["in_channels"], *config["image_size"]]

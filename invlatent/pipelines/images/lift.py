@@ -38,7 +38,7 @@ def parse_lift(text: str) -> Action:
     except InvlatentError:
         action = None
     if action is None or not action.finite or action.grid:
-        raise InvlatentError(f"--lift {text!r}: expected cN or dN with N >= 2 (e.g. c4, c8, d4)")
+        raise InvlatentError(f"lift {text!r}: expected cN or dN with N >= 2 (e.g. c4, c8, d4)")
     return action
 
 
@@ -47,13 +47,13 @@ def check_liftable(layer_action: str | Action, image_shape: tuple[int, ...]) -> 
     act = Action.parse(layer_action)
     if not act.is_invariant:
         raise InvlatentError(
-            f"--lift: the encoder's output already has the action {act}; lifting it would need "
+            f"lift: the encoder's output already has the action {act}; lifting it would need "
             "a product action (output action × lifted group), which invlatent does not have. "
             "Encode it without --lift, or lift a layer with the trivial action"
         )
     h, w = image_shape[-2:]
     if h != w:
-        raise InvlatentError(f"--lift: images must be square to be turned, got {h}×{w}")
+        raise InvlatentError(f"lift: images must be square to be turned, got {h}×{w}")
 
 
 def group_elements(action: Action) -> list[tuple[float, bool]]:

@@ -69,9 +69,9 @@ def load_model(path: str, device: str = "cpu") -> tuple[torch.nn.Module, dict]:
 def resolve_device(device: str) -> torch.device:
     """``cpu`` or ``cuda`` (refused, with a reason, when no GPU is available)."""
     if device not in ("cpu", "cuda") and not device.startswith("cuda:"):
-        raise InvlatentError(f"--device {device!r}: expected cpu or cuda")
+        raise InvlatentError(f"device {device!r}: expected cpu or cuda")
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise InvlatentError(f"--device {device}: no CUDA GPU is available to this torch build")
+        raise InvlatentError(f"device {device}: no CUDA GPU is available to this torch build")
     return torch.device(device)
 
 

@@ -55,7 +55,7 @@ class OnnxEncoder:
 def load_onnx(path: str, device: str) -> OnnxEncoder:
     """An ONNX encoder on the CPU (``--device cuda`` is refused: onnxruntime here is CPU-only)."""
     if device != "cpu":
-        raise InvlatentError(f"--device {device}: ONNX encoders run on cpu (onnxruntime)")
+        raise InvlatentError(f"device {device}: ONNX encoders run on cpu (onnxruntime)")
     return OnnxEncoder(path)
 
 

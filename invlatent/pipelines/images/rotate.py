@@ -41,7 +41,7 @@ def parse_rotate(text: str) -> RotateSpec:
         if degs:
             return RotateSpec("angles", angles=tuple(np.radians(degs).tolist()))
     raise InvlatentError(
-        f"--rotate {text!r}: expected none, random, cN (e.g. c8) or angles=A,B,... in degrees"
+        f"rotate {text!r}: expected none, random, cN (e.g. c8) or angles=A,B,... in degrees"
     )
 
 
@@ -68,5 +68,5 @@ def element_indices(angles: np.ndarray, order: int) -> np.ndarray | None:
 def with_copies(n: int, copies: int) -> np.ndarray:
     """Source row of each output row when every sample gets ``copies`` consecutive copies."""
     if copies < 1:
-        raise InvlatentError(f"--copies must be at least 1, got {copies}")
+        raise InvlatentError(f"copies must be at least 1, got {copies}")
     return np.repeat(np.arange(n), copies)

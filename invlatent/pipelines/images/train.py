@@ -58,20 +58,20 @@ class TrainOptions:
     def check(self) -> None:
         """Refuse bad values before any data is loaded."""
         if self.augment not in AUGMENTS:
-            raise InvlatentError(f"--augment {self.augment!r}: expected {' or '.join(AUGMENTS)}")
+            raise InvlatentError(f"augment {self.augment!r}: expected {' or '.join(AUGMENTS)}")
         if self.test_rotate not in TEST_ROTATES:
             raise InvlatentError(
-                f"--test-rotate {self.test_rotate!r}: expected {' or '.join(TEST_ROTATES)}"
+                f"test_rotate {self.test_rotate!r}: expected {' or '.join(TEST_ROTATES)}"
             )
         for name in ("epochs", "batch_size"):
             if getattr(self, name) < 1:
-                raise InvlatentError(f"--{name.replace('_', '-')} must be at least 1")
+                raise InvlatentError(f"{name} must be at least 1")
         if not self.lr > 0:
-            raise InvlatentError(f"--lr must be positive, got {self.lr}")
+            raise InvlatentError(f"lr must be positive, got {self.lr}")
         if self.arch == "gcnn" and self.basis not in BASES:
-            raise InvlatentError(f"--basis {self.basis!r}: expected {' or '.join(BASES)}")
+            raise InvlatentError(f"basis {self.basis!r}: expected {' or '.join(BASES)}")
         if any(w < 1 for w in self.widths) or not self.widths:
-            raise InvlatentError("--widths must list at least one positive layer width")
+            raise InvlatentError("widths must list at least one positive layer width")
 
 
 def train(opts: TrainOptions, report=None) -> tuple[torch.nn.Module, dict]:

@@ -30,11 +30,11 @@ def check_model(
     from invlatent.pipelines.mol3d.models import check_species, load_model
 
     if device != "cpu":
-        raise InvlatentError(f"--device {device}: 3-D models are checked on cpu only")
+        raise InvlatentError(f"device {device}: 3-D models are checked on cpu only")
     layers = [layer] if layer else list(LAYERS)
     for name in layers:
         if name not in LAYERS:
-            raise InvlatentError(f"--layer {name!r}: this model has layers {', '.join(LAYERS)}")
+            raise InvlatentError(f"layer {name!r}: this model has layers {', '.join(LAYERS)}")
     net, config = load_model(model_path)
     geo = _sample(data, samples, seed)
     check_species(geo, config["model"]["species"], data)
@@ -63,7 +63,7 @@ def check_model(
 
 def _sample(data: str, samples: int, seed: int) -> Geometries:
     if samples < 1:
-        raise InvlatentError(f"--samples must be at least 1, got {samples}")
+        raise InvlatentError(f"samples must be at least 1, got {samples}")
     geo = load_geometries(data)
     part = geo.part("test") if (geo.split == 2).any() else geo
     idx = np.random.default_rng(seed).permutation(len(part))[:samples]

@@ -15,7 +15,7 @@ import os
 import numpy as np
 
 from invlatent import ranks
-from invlatent.errors import InvlatentError
+from invlatent.errors import InvlatentError, check_at_least
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.groups.action import Action
 from invlatent.pipelines.mol3d.data import load_geometries
@@ -73,19 +73,16 @@ def _check_options(rotate, copies, permute, layer, batch_size, device) -> None:
     """Refuse options that have no meaning for 3-D molecules."""
     if rotate not in ROTATE:
         raise InvlatentError(
-            f"--rotate for 3-D molecules must be none, random (rotations) or o3 (with "
+            f"rotate for 3-D molecules must be none, random (rotations) or o3 (with "
             f"inversions), got {rotate!r}"
         )
-    if copies < 1:
-        raise InvlatentError(f"--copies must be at least 1, got {copies}")
     if permute not in ("none", "random"):
-        raise InvlatentError(f"--permute must be none or random, got {permute!r}")
+        raise InvlatentError(f"permute must be none or random, got {permute!r}")
     if layer not in LAYERS:
-        raise InvlatentError(f"--layer for a 3-D model must be {', '.join(LAYERS)}, got {layer!r}")
-    if batch_size < 1:
-        raise InvlatentError(f"--batch-size must be at least 1, got {batch_size}")
+        raise InvlatentError(f"layer for a 3-D model must be {', '.join(LAYERS)}, got {layer!r}")
+    check_at_least(copies=(copies, 1), batch_size=(batch_size, 1))
     if device != "cpu":
-        raise InvlatentError(f"--device {device}: 3-D models encode on cpu only")
+        raise InvlatentError(f"device {device}: 3-D models encode on cpu only")
 
 
 def _poses(geo: Geometries, rotate: str, permute: str, seed: int):

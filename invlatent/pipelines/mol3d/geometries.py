@@ -47,5 +47,5 @@ class Geometries:
         if split == "all":
             return self
         if split not in ("train", "val", "test"):
-            raise InvlatentError(f"--split must be all, train, val or test, got {split!r}")
+            raise InvlatentError(f"split must be all, train, val or test, got {split!r}")
         return self.take(np.flatnonzero(self.split == ("train", "val", "test").index(split)))

@@ -44,7 +44,7 @@ def train_mol3d(
     from invlatent.pipelines.mol3d.models import build_model
 
     if arch not in ARCHITECTURES:
-        raise InvlatentError(f"--arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
+        raise InvlatentError(f"arch must be one of {', '.join(ARCHITECTURES)}, got {arch!r}")
     opts = {**TRAIN_DEFAULTS, **{k: v for k, v in options.items() if v is not None}}
     opts["augment"] = arch == "plain" if opts["augment"] is None else bool(opts["augment"])
     ctx = ranks.init("cpu")
@@ -107,7 +107,7 @@ def _target_names(geo: Geometries, spec: str, data: str) -> list[str]:
     missing = [n for n in names if n not in geo.target_names]
     if missing:
         raise InvlatentError(
-            f"--targets {','.join(missing)}: not in {data} (has {','.join(geo.target_names)})"
+            f"targets {','.join(missing)}: not in {data} (has {','.join(geo.target_names)})"
         )
     return names
 

@@ -73,7 +73,7 @@ def decode_logits(
     if mode not in DECODE_MODES:
         raise InvlatentError(f"decode mode must be one of {', '.join(DECODE_MODES)}, got {mode!r}")
     if candidates < 1:
-        raise InvlatentError(f"--candidates must be at least 1, got {candidates}")
+        raise InvlatentError(f"candidates must be at least 1, got {candidates}")
     types, adj = [], []
     with torch.no_grad():
         for s in range(0, len(z), batch_size):

@@ -13,7 +13,7 @@ import os
 import numpy as np
 
 from invlatent import ranks
-from invlatent.errors import InvlatentError
+from invlatent.errors import InvlatentError, check_at_least
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.groups.action import Action
 from invlatent.reporting import say
@@ -25,8 +25,6 @@ def encode_checkpoint(
     model: str,
     data: str,
     *,
-    rotate: str = "none",
-    copies: int = 1,
     permute: str = "none",
     layer: str | None = None,
     split: str = "all",
@@ -38,7 +36,7 @@ def encode_checkpoint(
 ) -> LatentFile:
     """Latents z (B, 9, d) with mask, targets, ids and split of ``data`` under a graph VAE."""
     layer = layer or "mean"
-    _check_options(rotate, copies, permute, layer, batch_size, device)
+    _check_options(permute, layer, batch_size, device)
     from invlatent.pipelines.molecules.decode import load_model, posterior
     from invlatent.pipelines.molecules.train import load_graphs
 
@@ -78,20 +76,15 @@ def _say_skipped(data: str, table, graphs) -> None:
     )
 
 
-def _check_options(rotate, copies, permute, layer, batch_size, device) -> None:
-    """Refuse options that belong to the image pipeline or have no meaning here."""
-    if rotate != "none":
-        raise InvlatentError("--rotate is for image models; molecules take --permute none|random")
-    if copies != 1:
-        raise InvlatentError("--copies is for image models; molecule models encode one copy")
+def _check_options(permute, layer, batch_size, device) -> None:
+    """Refuse arguments that have no meaning for a graph VAE."""
     if permute not in ("none", "random"):
-        raise InvlatentError(f"--permute must be none or random, got {permute!r}")
+        raise InvlatentError(f"permute must be none or random, got {permute!r}")
     if layer not in LAYERS:
-        raise InvlatentError(f"--layer for a graph VAE must be mean or sample, got {layer!r}")
-    if batch_size < 1:
-        raise InvlatentError(f"--batch-size must be at least 1, got {batch_size}")
+        raise InvlatentError(f"layer for a graph VAE must be mean or sample, got {layer!r}")
+    check_at_least(batch_size=(batch_size, 1))
     if device != "cpu":
-        raise InvlatentError(f"--device {device}: the graph VAE encodes on cpu only")
+        raise InvlatentError(f"device {device}: the graph VAE encodes on cpu only")
 
 
 def _latent_file(z, graphs, table, g, model, data, options, seed) -> LatentFile:

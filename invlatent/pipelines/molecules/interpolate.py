@@ -50,7 +50,7 @@ def choose_pairs(mask: np.ndarray, count: int, seed: int) -> np.ndarray:
 def paths(z: np.ndarray, mask: np.ndarray, pairs: np.ndarray, steps: int, space: str):
     """Latents (K·steps, n, d) and masks along each pair's straight line in ``space``."""
     if space not in SPACES:
-        raise InvlatentError(f"--space must be raw, sorted or both, got {space!r}")
+        raise InvlatentError(f"space must be raw, sorted or both, got {space!r}")
     if space == "sorted":
         z, mask = sort_nodes(z, mask)
     t = np.linspace(0.0, 1.0, steps, dtype=np.float32)[None, :, None, None]
@@ -85,7 +85,7 @@ def interpolate(model, z, mask, *, pairs: int, steps: int, spaces, seed: int, mo
     from invlatent.pipelines.molecules.decode import decode_logits
 
     if pairs < 1 or steps < 2:
-        raise InvlatentError(f"need --pairs >= 1 and --steps >= 2, got {pairs} and {steps}")
+        raise InvlatentError(f"need pairs >= 1 and steps >= 2, got {pairs} and {steps}")
     chosen = choose_pairs(mask, pairs, seed)
     out = {}
     for space in spaces:
@@ -115,7 +115,7 @@ def run_interpolation(
 
     spaces = SPACES if space == "both" else (space,)
     if space != "both" and space not in SPACES:
-        raise InvlatentError(f"--space must be raw, sorted or both, got {space!r}")
+        raise InvlatentError(f"space must be raw, sorted or both, got {space!r}")
     lf = read_input(latents)
     if lf.action != Action("sn"):
         raise InvlatentError(
