@@ -172,7 +172,7 @@ def test_bond_loss_does_not_care_which_alike_atom_is_which():
 
 
 def test_valence_decoding_respects_valences_and_joins_fragments(rng):
-    from invlatent.pipelines.molecules.decode import _argmax_bonds, _components, _valence_bonds
+    from invlatent.pipelines.molecules.decode import argmax_bonds, components, valence_bonds
     from invlatent.pipelines.molecules.graphs import MAX_VALENCE
 
     b = 200
@@ -181,17 +181,17 @@ def test_valence_decoding_respects_valences_and_joins_fragments(rng):
     logits = rng.normal(size=(b, 9, 9, 4)) * 3
     logp = logits + logits.transpose(0, 2, 1, 3)
     logp[..., 0] += 6  # "no bond" usually likeliest: argmax graphs fall apart
-    adj = _valence_bonds(types, logp, mask)
+    adj = valence_bonds(types, logp, mask)
     assert (adj == adj.transpose(0, 2, 1)).all() and (adj[~mask] == 0).all()
     assert (adj.sum(2) <= np.where(mask, MAX_VALENCE[types], 0)).all()
-    joined = [_components(a, m).max() == 0 for a, m in zip(adj, mask, strict=True)]
+    joined = [components(a, m).max() == 0 for a, m in zip(adj, mask, strict=True)]
     plain = [
-        _components(a, m).max() == 0 for a, m in zip(_argmax_bonds(logp, mask), mask, strict=True)
+        components(a, m).max() == 0 for a, m in zip(argmax_bonds(logp, mask), mask, strict=True)
     ]
     assert np.mean(plain) < 0.5
     carbon_only = [
-        _components(a, m).max() == 0
-        for a, m in zip(_valence_bonds(types * 0, logp, mask), mask, strict=True)
+        components(a, m).max() == 0
+        for a, m in zip(valence_bonds(types * 0, logp, mask), mask, strict=True)
     ]
     assert np.mean(carbon_only) > 0.95  # carbons nearly always have room to join fragments
     assert np.mean(joined) > np.mean(plain)

@@ -9,8 +9,13 @@ from invlatent.analysis.check import invariance_error
 from invlatent.groups.action import Action
 from invlatent.groups.irreps import random_rotations, rotate
 from invlatent.groups.quotient import quotient_distance
-from invlatent.projections import methods_for, project_array, project_with_extras
-from invlatent.projections._o3 import bispectrum_features, power_features
+from invlatent.projections import (
+    bispectrum_features,
+    methods_for,
+    power_features,
+    project_array,
+    project_with_extras,
+)
 
 GROUPS = [
     "o3:16x0e+8x1o+4x2e",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from invlatent.analysis.probe._splits import fixed_split, inner_holdout, kfold, straddling, units_of
+from invlatent.analysis.probe import fixed_split, inner_holdout, kfold, straddling, units_of
 from invlatent.errors import InvlatentError
 
 

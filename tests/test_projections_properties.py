@@ -8,8 +8,7 @@ import pytest
 from invlatent import groups
 from invlatent.groups.action import Action
 from invlatent.groups.quotient import quotient_distance
-from invlatent.projections import project_array, project_with_extras
-from invlatent.projections._base import Params, template_rng
+from invlatent.projections import Params, project_array, project_with_extras, template_rng
 
 
 def _dist(a, b):

@@ -399,7 +399,7 @@ def test_umap_is_seeded_records_its_parameters_and_places_orbits(cli, tmp_path):
 
 
 def test_orbit_objects_take_turns_over_classes():
-    from invlatent.analysis.viz._orbits import choose
+    from invlatent.analysis.viz import choose
 
     labels = np.repeat([0, 1, 2], [50, 30, 20])
     picked = choose(np.arange(100), 6, seed=1, labels=labels)

@@ -21,10 +21,15 @@ import numpy as np
 from invlatent.errors import InvlatentError
 from invlatent.groups.action import Action
 from invlatent.projections import _grid, _o3, _o3_nodes, _regular, _sn, _so2, _trivial
-from invlatent.projections._base import Method, Params, run_chunked
+from invlatent.projections._base import Method, Params, run_chunked, template_rng
+from invlatent.projections._o3 import bispectrum_features, power_features
 
 __all__ = [
     "Method",
+    "Params",
+    "bispectrum_features",
+    "power_features",
+    "template_rng",
     "REGISTRY",
     "family_of",
     "get_method",

@@ -10,6 +10,7 @@ from invlatent.analysis.probe._linear import LogisticProbe, RidgeProbe
 from invlatent.analysis.probe._metrics import classification, regression
 from invlatent.analysis.probe._mlp import MlpProbe
 from invlatent.analysis.probe._run import CLASSIFY_TASKS, REGRESS_TASKS, run_probe
+from invlatent.analysis.probe._splits import fixed_split, inner_holdout, kfold, straddling, units_of
 from invlatent.analysis.probe._table import render
 
 __all__ = [
@@ -20,6 +21,11 @@ __all__ = [
     "MlpProbe",
     "RidgeProbe",
     "classification",
+    "fixed_split",
+    "inner_holdout",
+    "kfold",
+    "straddling",
+    "units_of",
     "regression",
     "render",
     "run_probe",

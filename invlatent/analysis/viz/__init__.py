@@ -13,7 +13,7 @@ from invlatent import __version__
 from invlatent.analysis.viz._colors import Coloring, resolve
 from invlatent.analysis.viz._embedding import METHODS, Embedding, Settings, embed
 from invlatent.analysis.viz._figure import draw
-from invlatent.analysis.viz._orbits import Orbits, copy_orbits, group_elements, group_orbits
+from invlatent.analysis.viz._orbits import Orbits, choose, copy_orbits, group_elements, group_orbits
 from invlatent.analysis.viz._output import embedding_file, figure_bytes, figure_format, read_record
 from invlatent.analysis.viz._panels import ORBIT_SOURCES, Options, Panel, build_panels
 from invlatent.format.latentfile import LatentFile, input_hash
@@ -29,6 +29,7 @@ __all__ = [
     "Picture",
     "Settings",
     "build_panels",
+    "choose",
     "copy_orbits",
     "draw",
     "embed",

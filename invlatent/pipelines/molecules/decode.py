@@ -84,7 +84,7 @@ def decode_logits(
             m = mt.numpy()
             t = np.where(m, node_logits.argmax(-1).numpy(), 0)
             e = torch.log_softmax(edge_logits, -1).numpy()
-            a = _argmax_bonds(e, m) if mode == "argmax" else _valence_bonds(t, e, m)
+            a = argmax_bonds(e, m) if mode == "argmax" else valence_bonds(t, e, m)
             if mode == "search":
                 node_logp = torch.log_softmax(node_logits, -1).numpy()
                 t, a = consistent_graphs(model, zt.numpy(), m, node_logp, e, (t, a), candidates)
@@ -98,14 +98,14 @@ def decode_logits(
     )
 
 
-def _argmax_bonds(logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def argmax_bonds(logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Most likely bond order per pair, symmetrised from the upper triangle, zero on padding."""
     a = np.triu(logp.argmax(-1), 1)
     a = a + a.transpose(0, 2, 1)
     return a * (mask[:, :, None] & mask[:, None, :])
 
 
-def _valence_bonds(types: np.ndarray, logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def valence_bonds(types: np.ndarray, logp: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Greedy bonds within valences, likeliest first; then join fragments by likeliest bonds."""
     out = np.zeros(logp.shape[:3], np.int64)
     iu, ju = np.triu_indices(MAX_NODES, 1)
@@ -133,7 +133,7 @@ def _join_fragments(adj, room, lp, iu, ju, mask) -> None:
     """While the graph has several fragments, add the likeliest single bond between two of them."""
     single_gain = lp[:, 1] - lp[:, 0]
     while True:
-        comp = _components(adj, mask)
+        comp = components(adj, mask)
         ok = (comp[iu] != comp[ju]) & mask[iu] & mask[ju] & (room[iu] > 0) & (room[ju] > 0)
         if comp.max() < 1 or not ok.any():
             return
@@ -141,7 +141,7 @@ def _join_fragments(adj, room, lp, iu, ju, mask) -> None:
         _add_bond(adj, room, iu[p], ju[p], 1)
 
 
-def _components(adj: np.ndarray, mask: np.ndarray) -> np.ndarray:
+def components(adj: np.ndarray, mask: np.ndarray) -> np.ndarray:
     """Connected-component label per node (padding: -1); labels count from 0."""
     comp = np.where(mask, np.arange(len(mask)), -1)
     linked = (adj > 0) & mask[:, None] & mask[None, :]
