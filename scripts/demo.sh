@@ -7,6 +7,7 @@
 set -euo pipefail
 out=${DEMO_OUT:-out/demo}
 image_epochs=${DEMO_IMAGE_EPOCHS:-5}
+image_limit=${DEMO_IMAGE_LIMIT:-5000}
 qm9_limit=${DEMO_QM9_LIMIT:-20000}
 vae_epochs=${DEMO_VAE_EPOCHS:-6}
 mkdir -p "$out"
@@ -16,8 +17,8 @@ say "images: a C8 group CNN on rotated MNIST (short run: $image_epochs epochs; t
 invlatent train gcnn --group c8 --data mnist --epochs "$image_epochs" --seed 0 -o "$out/gcnn_c8.pt"
 invlatent check "$out/gcnn_c8.pt" mnist --samples 100
 
-say "images: encode all 5,000 digits, each rotated by a random angle (recorded in g)"
-invlatent encode "$out/gcnn_c8.pt" mnist --rotate random --seed 1 > "$out/digits.st"
+say "images: encode $image_limit digits (all 5,000 by default), each rotated by a random angle (in g)"
+invlatent encode "$out/gcnn_c8.pt" mnist --rotate random --seed 1 --limit "$image_limit" > "$out/digits.st"
 for m in pool-max power canonical bispectrum; do
   invlatent project --method "$m" "$out/digits.st" -o "$out/digits_$m.st"
 done
