@@ -10,12 +10,13 @@ image_epochs=${DEMO_IMAGE_EPOCHS:-5}
 image_limit=${DEMO_IMAGE_LIMIT:-5000}
 qm9_limit=${DEMO_QM9_LIMIT:-20000}
 vae_epochs=${DEMO_VAE_EPOCHS:-6}
+check_samples=${DEMO_CHECK_SAMPLES:-100}
 mkdir -p "$out"
 say() { printf '\n== %s\n' "$*" >&2; }
 
 say "images: a C8 group CNN on rotated MNIST (short run: $image_epochs epochs; the default 20 reach ~98%)"
 invlatent train gcnn --group c8 --data mnist --epochs "$image_epochs" --seed 0 -o "$out/gcnn_c8.pt"
-invlatent check "$out/gcnn_c8.pt" mnist --samples 100
+invlatent check "$out/gcnn_c8.pt" mnist --samples "$check_samples"
 
 say "images: encode $image_limit digits (all 5,000 by default), each rotated by a random angle (in g)"
 invlatent encode "$out/gcnn_c8.pt" mnist --rotate random --seed 1 --limit "$image_limit" > "$out/digits.st"

@@ -30,6 +30,7 @@ def test_demo_runs_and_invariant_latents_beat_raw_ones(tmp_path):
         "DEMO_IMAGE_LIMIT": "2000",
         "DEMO_QM9_LIMIT": "3000",
         "DEMO_VAE_EPOCHS": "3",
+        "DEMO_CHECK_SAMPLES": "20",
         "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"],
     }
     r = subprocess.run(

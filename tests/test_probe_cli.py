@@ -91,10 +91,7 @@ def test_report_has_every_fold_and_the_table_goes_to_stderr(cli, orbit_files):
 def test_same_seed_same_json_and_output_file(cli, orbit_files, tmp_path):
     raw, inv = orbit_files
     out = tmp_path / "results.json"
-    runs = [
-        cli("probe", "--task", task, raw, inv, "--seed", "3", "--json") for task in ("mlp", "mlp")
-    ]
-    assert runs[0].stdout_bytes == runs[1].stdout_bytes
+    runs = [cli("probe", "--task", "mlp", raw, inv, "--seed", "3", "--json")]
     again = cli("probe", "--task", "mlp", raw, inv, "--seed", "3", "-o", out)
     assert again.stdout_bytes == b"" and out.read_bytes() == runs[0].stdout_bytes
     other = cli("probe", "--task", "mlp", raw, inv, "--seed", "4", "--json")

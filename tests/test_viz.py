@@ -375,7 +375,7 @@ def test_pca_path_imports_neither_torch_nor_umap(tmp_path):
 
 @pytest.mark.slow
 def test_umap_is_seeded_records_its_parameters_and_places_orbits(cli, tmp_path):
-    f = _synthetic(tmp_path, "c8", n_samples=600)
+    f = _synthetic(tmp_path, "c8", n_samples=300)
     args = ("--method", "umap", "--epochs", "30", "--n-neighbors", "10", "--orbits", "2")
     runs = []
     for name in ("a", "b"):
@@ -391,7 +391,7 @@ def test_umap_is_seeded_records_its_parameters_and_places_orbits(cli, tmp_path):
         "n_epochs": 30,
     }
     assert read_record(str(tmp_path / "a.png"))["panels"][0]["params"] == params
-    assert runs[0].z.shape == (600, 2) and np.isfinite(runs[0].z).all()
+    assert runs[0].z.shape == (300, 2) and np.isfinite(runs[0].z).all()
     np.testing.assert_array_equal(runs[0].z, runs[1].z)
     assert (
         runs[0].extra["orbit_xy"].shape == (16, 2) and np.isfinite(runs[0].extra["orbit_xy"]).all()
