@@ -77,3 +77,9 @@ def random_molecules(n: int = 6, seed: int = 0):
         pos[b, :c] = rng.normal(0, 1.6, (c, 3))
         species[b, :c] = rng.choice([1, 6, 7, 8], c)
     return pos, species, species > 0
+
+
+def pytest_collection_modifyitems(items) -> None:
+    """Slow end-to-end tests first: the two workers then finish together, instead of one of them
+    starting a minute-long test when the other is nearly done."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
