@@ -10,9 +10,6 @@ trustworthiness) and, when the file has labels or targets, a linear probe score;
 
 from __future__ import annotations
 
-import os
-import tempfile
-
 import numpy as np
 
 from invlatent.errors import InvlatentError
@@ -145,19 +142,14 @@ def probe_scores(lf, methods: list[str], seed: int, rows: int, folds: int = 3):
     """Linear-probe score of each method on a seeded subset: accuracy for labels, mean R² for
     targets; ``(None, "")`` for files without either."""
     from invlatent.analysis.probe import run_probe
-    from invlatent.format.latentfile import write
     from invlatent.format.projected import project_latents
 
     target = target_of(lf)
     if target is None or len(methods) < 2:
         return None, ""
     sub = lf.subset(np.sort(np.random.default_rng(seed).permutation(len(lf))[:rows]))
-    with tempfile.TemporaryDirectory(prefix="invlatent-auto-") as tmp:
-        paths = []
-        for m in methods:
-            paths.append(os.path.join(tmp, f"{m}.st"))
-            write(project_latents(sub, m, seed=seed), paths[-1])
-        report = run_probe(paths, task="linear", target=target, folds=folds, seed=seed)
+    inputs = [project_latents(sub, m, seed=seed) for m in methods]
+    report = run_probe(inputs, task="linear", target=target, folds=folds, seed=seed, names=methods)
     key = "accuracy" if report["kind"] == "classification" else "mean_r2"
     scores = {m: r["summary"][key]["mean"] for m, r in zip(methods, report["results"], strict=True)}
     return scores, f"linear-probe {key.replace('_', ' ')}"

@@ -50,11 +50,14 @@ class Dataset:
         return self.classes is not None
 
 
-def load(paths: list[str], target: list[str]) -> Dataset:
-    """Read ``paths`` and build the data set for ``target`` (``["labels"]`` or target names)."""
-    if paths.count("-") > 1:
+def load(inputs: list, target: list[str], names: list[str] | None = None) -> Dataset:
+    """Read ``inputs`` (paths, ``-``, or ``LatentFile`` objects already in memory) and build the
+    data set for ``target`` (``["labels"]`` or target names). ``names`` label the inputs in the
+    table and in messages (default: the path, or ``<memory i>`` for an object)."""
+    paths = _labels_of(inputs, names)
+    if sum(isinstance(i, str) and i == "-" for i in inputs) > 1:
         raise InvlatentError("stdin (-) can be read only once")
-    files = [read_input(p) for p in paths]
+    files = [i if isinstance(i, LatentFile) else read_input(str(i)) for i in inputs]
     _check_same_samples(files, paths)
     ids = _shared(files, paths, lambda lf: lf.ids, "ids")
     split, split_source = _split(files, paths)
@@ -86,6 +89,15 @@ def load(paths: list[str], target: list[str]) -> Dataset:
     data.warnings.extend(w for w in poses if w)
     _name_rows(data.files)
     return data
+
+
+def _labels_of(inputs: list, names: list[str] | None) -> list[str]:
+    """Each input's label: its given name, else its path, else ``<memory i>``."""
+    if names is not None and len(names) != len(inputs):
+        raise InvlatentError(f"names: {len(names)} names for {len(inputs)} inputs")
+    if names is not None:
+        return [str(n) for n in names]
+    return [f"<memory {i}>" if isinstance(x, LatentFile) else str(x) for i, x in enumerate(inputs)]
 
 
 def _within_memory(files: list[LatentFile], keep: np.ndarray, labels) -> tuple[np.ndarray, str]:

@@ -31,20 +31,23 @@ BACKENDS = {
 
 
 def run_probe(
-    paths: list[str],
+    inputs: list,
     *,
     task: str = "linear",
     target: list[str] | None = None,
     folds: int | None = None,
     seed: int = 0,
     metric: str = "cosine",
+    names: list[str] | None = None,
 ) -> dict:
-    """Probe every file under one protocol; returns the JSON-ready report (see docs/probe.md)."""
+    """Probe every input (a path, ``-``, or a ``LatentFile`` in memory) under one protocol;
+    returns the JSON-ready report (see docs/probe.md). ``names`` label the inputs in the table's
+    file column (default: the path, or ``<memory i>`` for an object)."""
     from threadpoolctl import threadpool_limits
 
     target = target or ["labels"]
     _check_options(task, target, folds, metric)
-    data = load(paths, target)
+    data = load(list(inputs), target, names)
     protocol = make_protocol(data, folds, seed)
     importlib.import_module(BACKENDS[task])  # load its BLAS before limiting the threads
     with threadpool_limits(limits=1, user_api="blas"):  # see docs/probe.md, "Speed"

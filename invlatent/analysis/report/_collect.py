@@ -3,8 +3,6 @@ recommendation — all from library calls (check, probe, projections, recommend)
 
 from __future__ import annotations
 
-import os
-import tempfile
 import time
 from dataclasses import dataclass
 
@@ -13,7 +11,7 @@ import numpy as np
 from invlatent.analysis.recommend import node_channels, recommend, target_of
 from invlatent.analysis.report._budget import Budget
 from invlatent.errors import InvlatentError
-from invlatent.format.latentfile import LatentFile, describe, write
+from invlatent.format.latentfile import LatentFile, describe
 from invlatent.format.projected import project_latents
 from invlatent.projections import get_method, guarantees, methods_for
 
@@ -92,19 +90,17 @@ def run_probes(lf: LatentFile, s: Settings, budget: Budget, name: str) -> list[d
     labels = None if target != ["labels"] else np.asarray(lf.labels)
     sub = lf.subset(sample_rows(len(lf), s.probe_rows, s.seed, labels))
     tasks = _tasks(s.tasks, target)
+    inputs = [sub, *(project_latents(sub, m, seed=s.seed, source=name) for m in methods)]
     out = []
-    with tempfile.TemporaryDirectory(prefix="invlatent-report-") as tmp:
-        paths = _write_projections(sub, methods, s.seed, tmp)
-        for task in tasks:
-            stage = f"probe:{task}"  # _tasks made linear ridge for targets
-            units = len(sub) / 1000 * len(paths) * s.folds / 5
-            if not budget.fits(stage, units, f"{name}: {task} probe"):
-                continue
-            budget.say(f"{name}: {task} probe of {len(paths)} files × {len(sub)} rows")
-            t0 = time.perf_counter()
-            rep = _probe(paths, ["raw", *methods], task, target, s)
-            out.append(_untemp(rep, os.path.dirname(paths[0]) + os.sep, name))
-            budget.done(stage, units, time.perf_counter() - t0)
+    for task in tasks:
+        stage = f"probe:{task}"  # _tasks made linear ridge for targets
+        units = len(sub) / 1000 * len(inputs) * s.folds / 5
+        if not budget.fits(stage, units, f"{name}: {task} probe"):
+            continue
+        budget.say(f"{name}: {task} probe of {len(inputs)} files × {len(sub)} rows")
+        t0 = time.perf_counter()
+        out.append(_probe(inputs, [name, *methods], ["raw", *methods], task, target, s))
+        budget.done(stage, units, time.perf_counter() - t0)
     return out
 
 
@@ -114,29 +110,12 @@ def _tasks(tasks: tuple[str, ...], target: list[str]) -> list[str]:
     return [t for t in dict.fromkeys(mapped) if t in allowed]
 
 
-def _write_projections(lf: LatentFile, methods: list[str], seed: int, tmp: str) -> list[str]:
-    paths = [os.path.join(tmp, "raw.st")]
-    write(lf, paths[0])
-    for m in methods:
-        paths.append(os.path.join(tmp, f"{m}.st"))
-        write(project_latents(lf, m, seed=seed, source=paths[0]), paths[-1])
-    return paths
-
-
-def _untemp(rep: dict, tmp: str, name: str) -> dict:
-    """Name the user's file, not the temporary copies, in the protocol and the warnings."""
-    fix = lambda text: text.replace(tmp + "raw.st", name).replace(tmp, "")  # noqa: E731
-    rep["protocol"] = {k: fix(v) if isinstance(v, str) else v for k, v in rep["protocol"].items()}
-    rep["warnings"] = [fix(w) for w in rep["warnings"]]
-    return rep
-
-
-def _probe(paths: list[str], methods: list[str], task: str, target: list[str], s: Settings):
+def _probe(inputs: list, names: list[str], methods: list[str], task: str, target, s: Settings):
     """One probe report, reduced to what the page shows: the protocol and a row per method."""
     from invlatent.analysis.probe import run_probe
 
     folds = None if s.folds == 5 else s.folds
-    rep = run_probe(paths, task=task, target=target, folds=folds, seed=s.seed)
+    rep = run_probe(inputs, task=task, target=target, folds=folds, seed=s.seed, names=names)
     metric = METRIC[rep["kind"]]
     rows = [
         {
