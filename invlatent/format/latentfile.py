@@ -80,6 +80,14 @@ class LatentFile:
     def __len__(self) -> int:
         return int(self.z.shape[0])
 
+    @property
+    def named_targets(self) -> dict[str, np.ndarray]:
+        """Each target column by its name (empty without targets): ``lf.named_targets["logP"]``."""
+        if self.targets is None:
+            return {}
+        cols = self.targets.reshape(len(self.targets), -1)
+        return {name: cols[:, i] for i, name in enumerate(self.target_names)}
+
     def tensors(self) -> dict[str, np.ndarray]:
         """All tensors of the file by their stored names."""
         named = {k: getattr(self, k) for k in KNOWN_TENSORS}

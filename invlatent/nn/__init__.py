@@ -1,0 +1,3 @@
+"""Projections as torch modules (``invlatent.nn.Projection``)."""
+
+__all__: list[str] = []
