@@ -5,11 +5,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from invlatent.api._actions import as_action
 from invlatent.errors import InvlatentError
 from invlatent.format.latentfile import all_finite
 from invlatent.projections import get_method, methods_for, project_array
 from invlatent.projections import guarantees as _guarantees
+from invlatent.projections.actions import as_action
 
 
 def methods(action) -> list[str]:

@@ -1,3 +1,6 @@
-"""Projections as torch modules (``invlatent.nn.Projection``)."""
+"""Invariant projections as torch modules: ``invlatent.nn.Projection(action, method)``, for
+training invariant heads end to end (importing this package imports torch)."""
 
-__all__: list[str] = []
+from invlatent.nn._projection import Projection
+
+__all__ = ["Projection"]

@@ -23,10 +23,13 @@ from invlatent.groups.action import Action
 from invlatent.projections import _grid, _o3, _o3_nodes, _regular, _sn, _so2, _trivial
 from invlatent.projections._base import Method, Params, run_chunked, template_rng
 from invlatent.projections._o3 import bispectrum_features, power_features
+from invlatent.projections.actions import as_action
 
 __all__ = [
     "Method",
     "Params",
+    "as_action",
+    "check_options",
     "bispectrum_features",
     "power_features",
     "template_rng",
@@ -86,7 +89,7 @@ def project_with_extras(action, z, mask=None, *, method, dim=None, seed=0, key_c
     action = Action.parse(action)
     m = get_method(action, method)
     params = Params(tuple(int(s) for s in z.shape[1:]), dim, int(seed), key_channel)
-    _check_options(action, m, z.shape, mask, params)
+    check_options(action, m, z.shape, mask, params)
     return run_chunked(m, action, z, mask, params)
 
 
@@ -100,7 +103,8 @@ def project_array(
     return out
 
 
-def _check_options(action: Action, m: Method, shape, mask, p: Params) -> None:
+def check_options(action: Action, m: Method, shape, mask, p: Params) -> None:
+    """One ``InvlatentError`` if z's shape, the mask's or an option does not fit the method."""
     problem = action.shape_problem(tuple(shape))
     if problem:
         raise InvlatentError(problem)

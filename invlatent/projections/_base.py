@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,6 +10,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from invlatent.groups.action import Action
+from invlatent.projections._xp import namespace
 
 CHUNK_BYTES = 1 << 20
 MAX_CHUNK_ROWS = 8192
@@ -51,6 +53,7 @@ class Method:
     dim_help: str | None = None
     key_channel: bool = False
     equivariant: bool = False
+    differentiable: bool = False  # written against the array API: torch tensors keep autograd
 
     def output_action(self, action: Action) -> Action:
         """The action on this method's output: trivial, or the pooled fields if equivariant."""
@@ -104,15 +107,17 @@ def root_normalise(t: np.ndarray, degree: int) -> np.ndarray:
     return t * scale
 
 
-def complex_columns(t: np.ndarray) -> np.ndarray:
-    """Flatten a complex array (b, ...) to real columns (b, 2·m): real and imaginary parts."""
+def complex_columns(t):
+    """Flatten a complex array (b, ...) to real columns (b, 2·m): real and imaginary parts
+    (numpy or torch)."""
+    xp = namespace(t)
     t = flat(t)
-    return flat(np.stack([t.real, t.imag], axis=-1))
+    return flat(xp.stack([xp.real(t), xp.imag(t)], axis=-1))
 
 
-def flat(x: np.ndarray) -> np.ndarray:
-    """(b, ...) → (b, prod(...)), also for an empty batch."""
-    return x.reshape(len(x), int(np.prod(x.shape[1:], dtype=np.int64)))
+def flat(x):
+    """(b, ...) → (b, prod(...)), also for an empty batch (numpy or torch)."""
+    return x.reshape(x.shape[0], math.prod(x.shape[1:]))
 
 
 def run_chunked(method: Method, action: Action, z, mask, params: Params):

@@ -17,6 +17,7 @@ import numpy as np
 from invlatent.groups import irreps
 from invlatent.groups.quotient_o3 import coefficients, grid_values, newton
 from invlatent.projections._base import Method, flat, rowwise_matmul, template_rng
+from invlatent.projections._xp import namespace, take
 
 REFS = 2  # references per class for the bispectrum
 RANDOM_MAX_STEPS = 15
@@ -41,38 +42,43 @@ def is_scalar(action, key) -> bool:
     return key[0] == 0 and (not action.reflections or key[1] == 1)
 
 
-def root(t: np.ndarray, degree: int) -> np.ndarray:
-    """sign(t)·|t|^(1/degree): a degree-k product rescaled to degree 1."""
-    return np.sign(t) * np.abs(t) ** (1.0 / degree)
+def root(t, degree: int):
+    """sign(t)·|t|^(1/degree): a degree-k product rescaled to degree 1 (numpy or torch)."""
+    xp = namespace(t)
+    return xp.sign(t) * xp.abs(t) ** (1.0 / degree)
 
 
-def _stack(z, copies) -> np.ndarray:
-    """The copies of one class as (..., m, 2l+1) float64."""
-    return np.stack([z[..., c].astype(np.float64) for _, _, c in copies], axis=-2)
+def _stack(z, copies):
+    """The copies of one class as (..., m, 2l+1) float64 (numpy or torch)."""
+    xp = namespace(z)
+    return xp.stack([xp.astype(z[..., c], xp.float64) for _, _, c in copies], axis=-2)
 
 
-def norm_features(action, z) -> np.ndarray:
+def norm_features(action, z):
     """Invariant scalars as they are, the norm of every other copy: (..., #copies)."""
+    xp = namespace(z)
     parts = []
     for key, copies in classes(action).items():
         x = _stack(z, copies)
-        parts.append(x[..., 0] if is_scalar(action, key) else np.linalg.norm(x, axis=-1))
-    return np.concatenate(parts, axis=-1)
+        parts.append(x[..., 0] if is_scalar(action, key) else xp.linalg.vector_norm(x, axis=-1))
+    return xp.concat(parts, axis=-1)
 
 
-def power_features(action, z) -> np.ndarray:
+def power_features(action, z):
     """Invariant scalars, and per class the Gram matrix of its copies (upper triangle; the
     diagonal as norms, the rest as signed square roots)."""
+    xp = namespace(z)
     parts = []
     for key, copies in classes(action).items():
         x = _stack(z, copies)
         if is_scalar(action, key):
             parts.append(x[..., 0])
             continue
-        gram = np.einsum("...ai,...bi->...ab", x, x)
-        a, b = np.triu_indices(len(copies), k=1)
-        parts += [np.sqrt(np.einsum("...aa->...a", gram)), root(gram[..., a, b], 2)]
-    return np.concatenate(parts, axis=-1)
+        m = len(copies)
+        gram = xp.matmul(x, xp.matrix_transpose(x)).reshape((*x.shape[:-2], m * m))
+        a, b = np.triu_indices(m, k=1)
+        parts += [xp.linalg.vector_norm(x, axis=-1), root(take(gram, a * m + b, axis=-1), 2)]
+    return xp.concat(parts, axis=-1)
 
 
 def bispectrum_features(action, z) -> np.ndarray:
@@ -238,10 +244,11 @@ def raw(action, z, mask, p):
 
 METHODS = [
     Method("norm", "o3", _wrap(norm_features), "invariant scalars, and the norm of every other "
-           "irrep copy (escnn NormPool, e3nn Norm)", "#copies"),
+           "irrep copy (escnn NormPool, e3nn Norm)", "#copies", differentiable=True),
     Method("power", "o3", _wrap(power_features), "per class (l, parity) the Gram matrix of its "
            "copies: every quadratic invariant, relative orientations of copies included",
-           "z0 + sum m(m+1)/2", injective="no (loses orientations between classes)"),
+           "z0 + sum m(m+1)/2", injective="no (loses orientations between classes)",
+           differentiable=True),
     Method("bispectrum", "o3", _wrap(bispectrum_features), "power, plus CG triple couplings "
            f"(r1 ⊗ r2 → l)·x of every copy x with pairs of references (first {REFS} copies "
            "of each class)", "power + m·#reference pairs",

@@ -20,6 +20,7 @@ import numpy as np
 from invlatent.groups import irreps
 from invlatent.projections import _o3, _sn
 from invlatent.projections._base import Method, Params, flat
+from invlatent.projections._xp import namespace
 
 
 def sort_nodes(feat: np.ndarray, mask) -> tuple[np.ndarray, dict]:
@@ -35,17 +36,18 @@ def _per_node(features):
     return project
 
 
-def node_sum(action, z, mask) -> np.ndarray:
+def node_sum(action, z, mask):
     """The sum of the real nodes' irreps (b, D) in float64: an o3 vector of the whole set."""
-    real = np.ones(z.shape[:2], dtype=bool) if mask is None else mask
-    return (z.astype(np.float64) * real[..., None]).sum(axis=1)
+    xp = namespace(z)
+    z = xp.astype(z, xp.float64)
+    return xp.sum(z if mask is None else z * xp.astype(mask[..., None], xp.float64), axis=1)
 
 
 def norm_sum(action, z, mask, p):
     """Sorted per-node norms, then the Gram matrices per class of the node sum (o3 ``power``)."""
     per_node, _ = sort_nodes(_o3.norm_features(action, z), mask)
-    pooled = _o3.power_features(action, node_sum(action, z, mask)).astype(np.float32)
-    return np.concatenate([per_node, pooled], axis=1), {}
+    pooled = _o3.power_features(action, node_sum(action, z, mask))
+    return namespace(z).concat([per_node, pooled], axis=1), {}
 
 
 def canonical(action, z, mask, p):
@@ -64,17 +66,17 @@ def raw(action, z, mask, p):
 
 METHODS = [
     Method("norm", "sn*o3", _per_node(_o3.norm_features), "per node: invariant scalars and "
-           "norms of the other copies; nodes sorted", "n·#copies"),
+           "norms of the other copies; nodes sorted", "n·#copies", differentiable=True),
     Method("power", "sn*o3", _per_node(_o3.power_features), "per node: Gram matrices per "
            "class (o3 power); nodes sorted", "n·(z0 + sum m(m+1)/2)",
-           injective="no (loses orientations between nodes)"),
+           injective="no (loses orientations between nodes)", differentiable=True),
     Method("bispectrum", "sn*o3", _per_node(_o3.bispectrum_features), "per node: o3 "
            "bispectrum; nodes sorted", "n·(power + m·#reference pairs)",
            injective="no (loses orientations between nodes)"),
     Method("norm-sum", "sn*o3", norm_sum, "per-node norms, nodes sorted, plus the o3 power of "
            "the node sum: keeps how the nodes' vectors add up (relative orientation, e.g. a "
            "dipole), continuous, no frame", "n·#copies + (z0 + sum m(m+1)/2)",
-           injective="no (keeps relative orientation only in aggregate)"),
+           injective="no (keeps relative orientation only in aggregate)", differentiable=True),
     Method("canonical", "sn*o3", canonical, "rotate every node by the frame of the node sum, "
            "then sort the nodes: keeps relative orientations", "n·D",
            injective="yes (frame rank 3)", element="canon, perm", cross_section=True),

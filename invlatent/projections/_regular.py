@@ -9,6 +9,8 @@ the two keys tie, a set of measure zero).
 
 from __future__ import annotations
 
+import functools
+import operator
 from dataclasses import replace
 
 import numpy as np
@@ -22,24 +24,32 @@ from invlatent.projections._base import (
     rowwise_matmul,
     template_rng,
 )
+from invlatent.projections._xp import asarray, namespace, take, to_numpy
 
 
 def pool_max(action, z, mask, p):
-    """Max over the group axis per field (escnn GroupPooling)."""
-    return z.max(axis=-1), {}
+    """Max over the group axis per field (escnn GroupPooling): pairwise maxima of the group
+    axis's slices, which runs near memory speed where a reduction over a short contiguous axis
+    does not (and is exact, so every backend gives the same values)."""
+    return functools.reduce(namespace(z).maximum, _slices(z)), {}
 
 
 def pool_mean(action, z, mask, p):
-    """Mean over the group axis per field."""
-    return z.mean(axis=-1), {}
+    """Mean over the group axis per field (pairwise sums of the slices, in order)."""
+    return functools.reduce(operator.add, _slices(z)) / z.shape[-1], {}
+
+
+def _slices(z):
+    return [z[..., k] for k in range(z.shape[-1])]
 
 
 def power(action, z, mask, p):
     """Fourier amplitude per field and frequency (dN: min and max over the two halves)."""
+    xp = namespace(z)
     if not action.reflections:
-        return flat(np.abs(np.fft.rfft(z, axis=-1))), {}
-    amp = np.abs(np.fft.rfft(_halves(z, action.order), axis=-1))  # (b, F, 2, N//2+1)
-    pair = np.stack([amp.min(axis=2), amp.max(axis=2)], axis=2)
+        return flat(xp.abs(xp.fft.rfft(z, axis=-1))), {}
+    amp = xp.abs(xp.fft.rfft(_halves(z, action.order), axis=-1))  # (b, F, 2, N//2+1)
+    pair = xp.stack([xp.min(amp, axis=2), xp.max(amp, axis=2)], axis=2)
     return flat(pair), {}
 
 
@@ -48,7 +58,7 @@ def bispectrum(action, z, mask, p):
     n = action.order
     if not action.reflections:
         return _cyclic_bispectrum(z, n), {}
-    flipped = groups.act(action, z, np.full(len(z), n, dtype=np.int64))[0]
+    flipped = take(z, groups.regular_permutations(action)[n], axis=-1)
     phis = [_cyclic_bispectrum(_as_cyclic(x, n), n) for x in (z, flipped)]
     return _ordered_pair(phis, "bispectrum", p), {}
 
@@ -61,27 +71,33 @@ def _cyclic_bispectrum(z, n):
 
     The amplitudes are implied by the products; they are stored so that a linear read-out gets
     them directly (docs/projections.md, "Complete invariants and linear probes")."""
-    x = np.fft.fft(z, axis=-1)  # (b, F, N), complex64 for float32 z (numpy >= 2)
-    xr = x.mean(axis=1)
+    xp = namespace(z)
+    x = xp.fft.fft(z, axis=-1)  # (b, F, N), complex64 for float32 z (numpy >= 2)
+    xr = xp.mean(x, axis=1)
     k = np.arange(n // 2 + 1)
-    xk = np.concatenate([xr[:, None, k], x[:, :, k]], axis=1)  # (b, F+1, K)
+    xk = xp.concat([xr[:, None, : len(k)], x[:, :, : len(k)]], axis=1)  # (b, F+1, K)
     ur = _unit(xr)
-    t = xk * (ur[:, 1:2] * np.conj(ur[:, (k + 1) % n]))[:, None, :]
-    return np.concatenate([flat(np.abs(xk)), t[:, :, 0].real, complex_columns(t[:, :, 1:])], axis=1)
+    t = xk * (ur[:, 1:2] * xp.conj(take(ur, (k + 1) % n, axis=1)))[:, None, :]
+    parts = [flat(xp.abs(xk)), xp.real(t[:, :, 0]), complex_columns(t[:, :, 1:])]
+    return xp.concat(parts, axis=1)
 
 
 def _unit(x):
     """x / |x| elementwise (0 where x = 0): the phase alone."""
-    mag = np.abs(x)
-    return x / np.where(mag > 0, mag, 1).astype(mag.dtype)
+    xp = namespace(x)
+    mag = xp.abs(x)
+    return x / xp.where(mag > 0, mag, xp.ones_like(mag))
 
 
 def _ordered_pair(phis, name, p):
-    """Stack two invariant vectors in the order of a fixed random linear key (seed-independent)."""
+    """Stack two invariant vectors in the order of a fixed random linear key (seed-independent;
+    the order is a discrete choice, taken on numpy copies)."""
     a, b = phis
+    xp = namespace(a)
     v = template_rng(name + "-key", Params(p.shape), a.shape[1]).standard_normal(a.shape[1])
-    first = (rowwise_matmul(a, v) <= rowwise_matmul(b, v))[:, None]
-    return np.concatenate([np.where(first, a, b), np.where(first, b, a)], axis=1)
+    first = rowwise_matmul(to_numpy(a), v) <= rowwise_matmul(to_numpy(b), v)
+    first = asarray(first[:, None], a)
+    return xp.concat([xp.where(first, a, b), xp.where(first, b, a)], axis=1)
 
 
 def _halves(z, n):
@@ -150,14 +166,16 @@ def raw(action, z, mask, p):
 
 
 METHODS = [
-    Method("pool-max", "regular", pool_max, "max over the group axis per field", "F"),
+    Method("pool-max", "regular", pool_max, "max over the group axis per field", "F",
+           differentiable=True),
     Method("pool-mean", "regular", pool_mean, "mean over the group axis per field", "F",
-           convex="yes"),
+           convex="yes", differentiable=True),
     Method("power", "regular", power, "Fourier amplitude |X_f(ω)| per field (dN: min/max of "
-           "the two halves)", "cN: F(N//2+1); dN: 2F(N//2+1)"),
+           "the two halves)", "cN: F(N//2+1); dN: 2F(N//2+1)", differentiable=True),
     Method("bispectrum", "regular", bispectrum, "amplitudes + phase-normalised triple "
            "products coupling each field to the mean field",
-           "cN: (F+1)(3(N//2)+2); dN: 2(2F+1)(3(N//2)+2)", injective="yes (generic)"),
+           "cN: (F+1)(3(N//2)+2); dN: 2(2F+1)(3(N//2)+2)", injective="yes (generic)",
+           differentiable=True),
     Method("canonical", "regular", canonical, "shift (and flip) to the pose maximising the "
            "summed first harmonic", "F·|G|", injective="yes", element="canon",
            cross_section=True),

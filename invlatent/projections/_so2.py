@@ -13,6 +13,7 @@ import numpy as np
 from invlatent import groups
 from invlatent.groups.quotient import maximise_trig
 from invlatent.projections._base import Method, complex_columns, flat, root_normalise, template_rng
+from invlatent.projections._xp import namespace
 
 
 def _split(freqs, z):
@@ -27,12 +28,13 @@ def _split(freqs, z):
 
 def norm(action, z, mask, p):
     """Per irrep: the value (frequency 0) or the norm of the 2-vector."""
+    xp = namespace(z)
     cols = []
     col = 0
     for k in action.freqs:
-        cols.append(z[:, col] if k == 0 else np.hypot(z[:, col], z[:, col + 1]))
+        cols.append(z[:, col] if k == 0 else xp.hypot(z[:, col], z[:, col + 1]))
         col += 1 if k == 0 else 2
-    return np.stack(cols, axis=1), {}
+    return xp.stack(cols, axis=1), {}
 
 
 def power(action, z, mask, p):
@@ -115,7 +117,8 @@ def raw(action, z, mask, p):
 
 
 METHODS = [
-    Method("norm", "so2", norm, "per irrep: value (frequency 0) or norm", "#irreps"),
+    Method("norm", "so2", norm, "per irrep: value (frequency 0) or norm", "#irreps",
+           differentiable=True),
     Method("power", "so2", power, "products c_a·conj(c_b) within each frequency",
            "z0 + sum_k m_k + m_k(m_k-1)", injective="no (loses phases across frequencies)"),
     Method("bispectrum", "so2", bispectrum, "norms + relative phases of every irrep against "
