@@ -17,6 +17,7 @@ from invlatent.pipelines.images.rotate import (
     element_indices,
     parse_rotate,
 )
+from invlatent.testing import equivariance_error
 
 EXACT = ("c4", "d4", "c2", "d2")
 
@@ -85,14 +86,10 @@ def test_rotate_specs_draw_the_right_angles(rng):
 
 
 def _equivariance_error(fn, action: Action, x: np.ndarray) -> float:
-    """Largest relative error of f(g·x) = g·f(x) over all elements, for fields (B, F, G, ...)."""
-    base = fn(torch.from_numpy(x)).detach().numpy()
-    worst = 0.0
-    for i in range(action.group_size):
-        out = fn(torch.from_numpy(_transform(x, action, i))).detach().numpy()
-        expected = _act_fields(action, base, i)
-        worst = max(worst, _rel(out, expected))
-    return worst
+    """Largest relative error of f(g·x) = g·f(x) over all elements, for maps (B, F, G, H, W),
+    measured by invlatent.testing as `check` measures a model."""
+    rows = equivariance_error(fn, Action.parse(f"{action}:grid"), torch.from_numpy(x))
+    return max(r["error"] for r in rows)
 
 
 def _act_fields(action: Action, y: np.ndarray, i: int) -> np.ndarray:

@@ -79,9 +79,11 @@ def test_report_has_every_fold_and_the_table_goes_to_stderr(cli, orbit_files):
         assert sum(f["n_test"] for f in r["folds"]) == 400
         assert all(f["hyperparameters"]["C"] > 0 for f in r["folds"])
         accs = [f["metrics"]["accuracy"] for f in r["folds"]]
-        assert r["summary"]["accuracy"] == pytest.approx(
+        stat = r["summary"]["accuracy"]
+        assert {k: stat[k] for k in ("mean", "std")} == pytest.approx(
             {"mean": np.mean(accs), "std": np.std(accs)}
         )
+        assert stat["ci95"][0] <= stat["mean"] <= stat["ci95"][1]
     assert "raw c8" in result.stderr and "flat 4×8" in result.stderr
     assert "{" not in result.stderr
     quiet = cli("probe", raw, inv, "--folds", "3")

@@ -20,6 +20,7 @@ def test_in_memory_inputs_give_the_paths_report(tmp_path):
     in_memory = run_probe([raw, inv], folds=3, seed=2)
     assert [r["file"] for r in in_memory["results"]] == ["<memory 0>", "<memory 1>"]
     assert [r["name"] for r in in_memory["results"]] == ["raw c4", "project:power"]
-    for r, p in zip(in_memory["results"], paths, strict=True):
-        r["file"] = p
-    assert json.dumps(in_memory) == json.dumps(from_paths)
+    text = json.dumps(in_memory)
+    for i, p in enumerate(paths):
+        text = text.replace(f'"<memory {i}>"', json.dumps(p))
+    assert text == json.dumps(from_paths)

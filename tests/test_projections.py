@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from invlatent import groups, projections
+from invlatent import groups, projections, testing
 from invlatent.analysis.check import invariance_error
 from invlatent.groups.action import Action
 from invlatent.projections import family_of, methods_for, project_array, project_with_extras
@@ -45,18 +45,19 @@ def assert_invariant(group, method, z, mask, rng, rounds=3):
     action = Action.parse(group)
     info = projections.get_method(action, method)
     tol = APPROXIMATE if info.invariant.startswith("approx") else TOL
+    if not info.equivariant:  # the library's own gate, as users' test suites call it
+        for _ in range(rounds):
+            testing.assert_invariant(method, action, z, mask, tol=tol, seed=int(rng.integers(99)))
+        return
     p = project_array(action, z, mask, method=method)
     for _ in range(rounds):
         g = groups.sample(action, len(z), rng, z.shape[1])
         gz, gm = groups.act(action, z, g, mask)
         pg = project_array(action, gz, gm, method=method)
-        if info.equivariant:
-            out = info.output_action(action)
-            shaped = p.reshape(len(p), -1, out.group_size)
-            p_moved = groups.act(out, shaped, g)[0].reshape(len(p), -1)
-            err = invariance_error(p_moved, pg)
-        else:
-            err = invariance_error(p, pg)
+        out = info.output_action(action)
+        shaped = p.reshape(len(p), -1, out.group_size)
+        p_moved = groups.act(out, shaped, g)[0].reshape(len(p), -1)
+        err = invariance_error(p_moved, pg)
         assert err < tol, f"{group} {method}: invariance error {err:.2e}"
 
 

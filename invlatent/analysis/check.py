@@ -53,6 +53,10 @@ from invlatent.groups.quotient import pairwise, quotient_distance
 from invlatent.projections import get_method, methods_for, project_with_extras
 
 N_NEIGHBORS = 10
+# The one tolerance on measured invariance / equivariance errors (relative): what `recommend`
+# accepts as invariant and what `invlatent.testing` asserts by default. float32 rounding of the
+# exact methods stays below 1e-5; the margin covers longer sums and other BLAS builds.
+INVARIANCE_TOLERANCE = 1e-4
 O3_SAMPLES = {False: 128, True: 48}  # o3/so3, sn*o3/sn*so3
 O3_PAIRS = 300
 
@@ -398,3 +402,80 @@ def _fmt(v) -> str:
     if isinstance(v, int):
         return str(v)
     return f"{v:.3g}" if abs(v) >= 1e-3 or v == 0 else f"{v:.1e}"
+
+
+def gate(
+    result: dict,
+    max_error: float | None = None,
+    max_error_approx: float | None = None,
+    named: tuple[str, ...] = (),
+) -> list[str]:
+    """The conditions of ``check --max-error`` that fail on a check's ``result``, one line each.
+
+    Latent files: every measured method's invariance error (equivariance error for equivariant
+    methods) must stay within ``max_error``; ``raw``, not invariant by design, only when
+    ``named``. On a grid, and for lifted files, the exact elements are held to ``max_error`` and
+    the interpolated ones only to ``max_error_approx`` (reported otherwise). Model checks: each
+    group element's max relative error, exact ones against ``max_error``, approximate ones
+    (turns of a pixel grid that are not quarter turns) against ``max_error_approx``; the
+    half-way rotations between elements are reported, never gated."""
+    if max_error is None and max_error_approx is None:
+        return []
+    limits = {True: max_error, False: max_error_approx}
+    if "methods" not in result:
+        return _gate_model(result, limits)
+    exact = [e["exact"] for e in result.get("elements", [])]
+    out = []
+    for r in result["methods"]:
+        gated = r["invariant"] == "yes" or r.get("equivariance_error") is not None
+        if not gated and r["method"] not in named:
+            continue
+        if exact:
+            out += _gate_elements(r["method"], r["per_element"], exact, limits)
+        elif max_error is not None:
+            err = r["equivariance_error"] if r.get("equivariance_error") is not None else None
+            err = r["invariance_error"] if err is None else err
+            if err is None or err > max_error:
+                out.append(_over(r["method"], "error", err, max_error))
+    for e in result.get("lift", {}).get("elements", []):
+        limit = limits[bool(e["exact"])]
+        if limit is not None and e["max_relative_error"] > limit:
+            what = f"lifted encoder, element {e['name']} ({_kind(e['exact'])})"
+            out.append(_over(what, "equivariance error", e["max_relative_error"], limit))
+    return out
+
+
+def _gate_elements(method: str, errors: list[float], exact: list[bool], limits: dict) -> list[str]:
+    out = []
+    for k, (err, ex) in enumerate(zip(errors, exact, strict=True)):
+        limit = limits[ex]
+        if limit is not None and err > limit:
+            out.append(_over(f"{method}, element {k} ({_kind(ex)})", "error", err, limit))
+    return out
+
+
+def _gate_model(result: dict, limits: dict) -> list[str]:
+    """A model check's rows: group elements only (``kind`` element, or rows without a kind)."""
+    out = []
+    for r in result.get("rows", []):
+        if r.get("kind", "element") != "element":
+            continue
+        exact = bool(r.get("exact", True))
+        limit = limits[exact]
+        if limit is not None and r["max_relative_error"] > limit:
+            name = " ".join(
+                str(r[k]) for k in ("layer", "transform", "compared_with", "name") if r.get(k)
+            )
+            angle = f" at {r['angle_deg']:g}°" if "angle_deg" in r else ""
+            what = f"{result.get('model', 'model')}: {name or 'element'}{angle} ({_kind(exact)})"
+            out.append(_over(what, "equivariance error", r["max_relative_error"], limit))
+    return out
+
+
+def _kind(exact: bool) -> str:
+    return "exact" if exact else "approximate"
+
+
+def _over(what: str, measure: str, value: float | None, limit: float) -> str:
+    shown = "not measured" if value is None else f"{value:.3g}"
+    return f"{what}: {measure} {shown} exceeds {limit:g}"

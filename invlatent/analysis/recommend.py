@@ -12,13 +12,14 @@ from __future__ import annotations
 
 import numpy as np
 
+from invlatent.analysis.check import INVARIANCE_TOLERANCE
 from invlatent.errors import InvlatentError
 from invlatent.groups.action import Action
 from invlatent.projections import family_of, get_method
 
 AUTO_FAMILIES = ("sn", "regular", "so2", "o3", "sn*o3", "trivial")
-INVARIANCE_TOL = 1e-4  # relative; float32 rounding of the projections stays below 1e-5
-TIE = 0.005  # scores this close count as equal, and the cheaper method wins
+ALPHA = 0.05  # level of the paired probe comparisons that decide a winner
+RESOLUTION = 1e-4  # probe-score differences below this are never a win (numerical noise)
 
 
 def check_family(action) -> None:
@@ -34,11 +35,22 @@ def check_family(action) -> None:
 
 
 def recommend(
-    action, check: dict, probe_scores: dict | None = None, probe_name: str = "", *, d=None
+    action,
+    check: dict,
+    probe_scores: dict | None = None,
+    probe_name: str = "",
+    *,
+    d=None,
+    paired: dict | None = None,
+    alpha: float = ALPHA,
 ) -> dict:
     """The recommended method for ``action`` from ``check_file``'s result and optional probe
     scores ``{method: score}`` (higher is better); ``d`` is the channels per node of sn latents.
-    Returns the method, one sentence of why, and every method's facts (``ranking``)."""
+    ``paired`` holds the probe's paired comparisons of the methods (``comparisons`` with every
+    pair, ``n_test`` rows, each method's ``ci95``): a method wins only when it beats each other
+    candidate significantly (Holm, ``alpha``); otherwise the tied ones are ranked by declared
+    guarantee, then cost, then retention. Returns the method, one sentence of why, whether the
+    win is ``significant``, the ``tied`` methods and every method's facts (``ranking``)."""
     check_family(action)
     rows = {r["method"]: _candidate(action, r, probe_scores, d) for r in check["methods"]}
     invariant = [c for c in rows.values() if c["status"] != "not invariant"]
@@ -47,26 +59,51 @@ def recommend(
     iso = [c for c in invariant if c["isometric"]]
     if iso:
         pick = iso[0]
-        return _result(pick, rows, _why_isometric(pick, action))
+        return _result(pick, rows, _why_isometric(pick, action), False, [])
     injective = [c for c in invariant if c["injective"]]
     pool, lossy = (injective, False) if injective else (invariant, True)
-    ranked = sorted(pool, key=lambda c: -c["score"])
-    best = ranked[0]["score"]
-    tied = [c for c in ranked if c["score"] >= best - TIE]
-    pick = min(tied, key=lambda c: c["seconds"])
-    why = _why_ranked(pick, action, len(pool), len(tied), lossy, probe_name)
-    return _result(pick, rows, why)
+    head = _head(action, len(pool), lossy)
+    if paired is None or any(c["probe"] is None for c in pool) or len(pool) < 2:
+        pick = min(pool, key=lambda c: (c["guarantee"], -c["retention"], c["seconds"]))
+        return _result(pick, rows, head(pick) + _why_unprobed(pick, probe_scores), False, [])
+    best = max(pool, key=lambda c: c["probe"])
+    tied = _tied(best, pool, paired, alpha)
+    pick = min(tied, key=lambda c: (c["guarantee"], c["seconds"], -c["retention"]))
+    why = head(pick) + _why_tested(pick, best, tied, pool, probe_name, paired, alpha)
+    return _result(pick, rows, why, len(tied) == 1, [c["method"] for c in tied])
+
+
+def _tied(best: dict, pool: list[dict], paired: dict, alpha: float) -> list[dict]:
+    """``best`` and the candidates it does not beat significantly (paired test, Holm)."""
+    from invlatent.analysis.probe import holm
+
+    table = {(c["baseline"], c["file"]): c for c in paired["comparisons"]}
+    others = [c for c in pool if c is not best]
+    tests = [_oriented(table, best["method"], c["method"]) for c in others]
+    adjusted = holm([t["p_uncorrected"] for t in tests])
+    beaten = [
+        p < alpha and t["difference"] > RESOLUTION for t, p in zip(tests, adjusted, strict=True)
+    ]
+    return [best, *(c for c, b in zip(others, beaten, strict=True) if not b)]
+
+
+def _oriented(table: dict, winner: str, other: str) -> dict:
+    """The comparison as ``winner − other`` (the table holds each pair once)."""
+    row = table.get((other, winner))
+    if row is not None:
+        return row
+    row = table[(winner, other)]
+    return row | {"difference": -row["difference"]}
 
 
 def _candidate(action, row: dict, probe_scores: dict | None, d) -> dict:
     """One method's facts for the rule: measured invariance, guarantees, retention, score."""
     m = get_method(action, row["method"])
     err = row["invariance_error"]
-    invariant = m.invariant == "yes" and err is not None and err <= INVARIANCE_TOL
+    invariant = m.invariant == "yes" and err is not None and err <= INVARIANCE_TOLERANCE
     retention = [v for v in (row.get("spearman"), row.get("trustworthiness")) if v is not None]
     ret = float(np.mean(retention)) if retention else 0.0
     probe = None if probe_scores is None else probe_scores.get(row["method"])
-    score = ret if probe is None else (ret + probe) / 2
     injective = m.injective.startswith("yes") and "for dim" not in m.injective
     return {
         "method": row["method"],
@@ -74,15 +111,21 @@ def _candidate(action, row: dict, probe_scores: dict | None, d) -> dict:
         "status": "ok" if invariant else "not invariant",
         "injective": injective,
         "isometric": m.isometric == "yes" or (m.isometric == "yes for d = 1" and d == 1),
+        "guarantee": 0 if m.injective == "yes" else 1 if injective else 2,
         "retention": ret,
         "probe": probe,
-        "score": score,
         "seconds": row.get("seconds") or 0.0,
     }
 
 
-def _result(pick: dict, rows: dict, reason: str) -> dict:
-    return {"method": pick["method"], "reason": reason, "ranking": list(rows.values())}
+def _result(pick: dict, rows: dict, reason: str, significant: bool, tied: list[str]) -> dict:
+    return {
+        "method": pick["method"],
+        "reason": reason,
+        "significant": significant,
+        "tied": tied,
+        "ranking": list(rows.values()),
+    }
 
 
 def _why_isometric(pick: dict, action) -> str:
@@ -93,23 +136,67 @@ def _why_isometric(pick: dict, action) -> str:
     )
 
 
-def _why_ranked(pick, action, n, n_tied, lossy, probe_name) -> str:
-    what = "retention" + (f" and {probe_name}" if pick["probe"] is not None else "")
-    probe = f", {probe_name} {pick['probe']:.3f}" if pick["probe"] is not None else ""
-    tie = f"; cheapest of {n_tied} within {TIE}" if n_tied > 1 else ""
-    if lossy:
-        head = "no method injective on orbits passed, so it keeps the most of the"
+def _head(action, n: int, lossy: bool):
+    """The sentence's start for a pick from ``n`` candidates (injective ones, or all if lossy)."""
+
+    def head(pick: dict) -> str:
+        start = f"{pick['method']}: measured invariant (error {pick['invariance_error']:.1e})"
+        if lossy:
+            return (
+                f"{start}; no method injective on orbits passed, so it is chosen among the {n} "
+                f"invariant methods and loses information (retention {pick['retention']:.2f}): "
+            )
         return (
-            f"{pick['method']}: measured invariant (error {pick['invariance_error']:.1e}); "
-            f"{head} {n} invariant methods by {what} (retention {pick['retention']:.2f}{probe}"
-            f"{tie}) — it loses information: read its retention."
+            f"{start} and injective on orbits; no method for {action} is an isometric cross "
+            f"section here. "
         )
-    return (
-        f"{pick['method']}: measured invariant (error {pick['invariance_error']:.1e}) and "
-        f"injective on orbits; no method for {action} is an isometric cross section here, and it "
-        f"ranks first of "
-        f"{n} injective methods by {what} (retention {pick['retention']:.2f}{probe}{tie})."
+
+    return head
+
+
+def _why_unprobed(pick: dict, probe_scores: dict | None) -> str:
+    why = (
+        "no probe was possible (the file has no labels or targets)"
+        if probe_scores is None
+        else "no probe compared every candidate"
     )
+    return (
+        f"{why}, so the rule ranks by declared guarantee, then retention "
+        f"({pick['retention']:.2f}), then cost."
+    )
+
+
+def _why_tested(pick, best, tied, pool, probe_name, paired, alpha) -> str:
+    """Why ``pick``: it wins the paired test, or it is the tie's strongest guarantee or cheapest."""
+    n, lo_hi = paired["n_test"], paired.get("ci95", {}).get(pick["method"])
+    score = f"{probe_name} {pick['probe']:.3f}" + (
+        f" [{lo_hi[0]:.3f}–{lo_hi[1]:.3f}]" if lo_hi else ""
+    )
+    test = f"paired test on {n:,} test rows, Holm, α = {alpha:g}"
+    if len(tied) == 1:
+        return (
+            f"Its {score} beats each of the other {len(pool) - 1} candidates significantly "
+            f"({test}); retention {pick['retention']:.2f}."
+        )
+    names = [c["method"] for c in tied]
+    listed = ", ".join(names[:-1]) + f" and {names[-1]}"
+    others = [c for c in tied if c is not pick]
+    return (
+        f"{listed} are tied on this data ({test}; {best['method']} scores highest); "
+        f"{pick['method']} is picked because {_because(pick, others)} ({score}, retention "
+        f"{pick['retention']:.2f})."
+    )
+
+
+def _because(pick: dict, others: list[dict]) -> str:
+    if all(pick["guarantee"] < c["guarantee"] for c in others):
+        return "its injectivity on orbits is exact, not only generic"
+    peers = [c for c in others if c["guarantee"] == pick["guarantee"]]
+    cheapest_other = min(c["seconds"] for c in peers) if peers else 0.0
+    if pick["seconds"] > 0 and cheapest_other > pick["seconds"]:
+        ratio = cheapest_other / pick["seconds"]
+        return f"it is {ratio:.1f}× cheaper" if ratio < 10 else f"it is {ratio:.0f}× cheaper"
+    return "its retention is the highest of them"
 
 
 def choose(lf, *, seed: int = 0, samples: int = 256, pairs: int = 2000, probe_rows: int = 2000):
@@ -119,8 +206,8 @@ def choose(lf, *, seed: int = 0, samples: int = 256, pairs: int = 2000, probe_ro
 
     check_family(lf.action)
     check = check_file(lf, pairs=pairs, samples=samples, seed=seed)
-    scores, name = probe_scores(lf, _probe_candidates(lf.action, check), seed, probe_rows)
-    return recommend(lf.action, check, scores, name, d=node_channels(lf))
+    scores, name, paired = probe_scores(lf, _probe_candidates(lf.action, check), seed, probe_rows)
+    return recommend(lf.action, check, scores, name, d=node_channels(lf), paired=paired)
 
 
 def node_channels(lf) -> int | None:
@@ -134,25 +221,33 @@ def _probe_candidates(action, check: dict) -> list[str]:
         r["method"]
         for r in check["methods"]
         if get_method(action, r["method"]).invariant == "yes"
-        and (r["invariance_error"] or 0.0) <= INVARIANCE_TOL
+        and (r["invariance_error"] or 0.0) <= INVARIANCE_TOLERANCE
     ]
 
 
 def probe_scores(lf, methods: list[str], seed: int, rows: int, folds: int = 3):
-    """Linear-probe score of each method on a seeded subset: accuracy for labels, mean R² for
-    targets; ``(None, "")`` for files without either."""
+    """Linear-probe score of each method on a seeded subset (accuracy for labels, mean R² for
+    targets), the score's name and the paired comparisons of every pair of methods (for
+    ``recommend``'s ``paired``); ``(None, "", None)`` for files without labels or targets."""
     from invlatent.analysis.probe import run_probe
     from invlatent.format.projected import project_latents
 
     target = target_of(lf)
     if target is None or len(methods) < 2:
-        return None, ""
+        return None, "", None
     sub = lf.subset(np.sort(np.random.default_rng(seed).permutation(len(lf))[:rows]))
     inputs = [project_latents(sub, m, seed=seed) for m in methods]
-    report = run_probe(inputs, task="linear", target=target, folds=folds, seed=seed, names=methods)
+    opts = dict(folds=folds, seed=seed, names=methods, all_pairs=True)
+    report = run_probe(inputs, task="linear", target=target, **opts)
     key = "accuracy" if report["kind"] == "classification" else "mean_r2"
-    scores = {m: r["summary"][key]["mean"] for m, r in zip(methods, report["results"], strict=True)}
-    return scores, f"linear-probe {key.replace('_', ' ')}"
+    results = dict(zip(methods, report["results"], strict=True))
+    scores = {m: r["summary"][key]["mean"] for m, r in results.items()}
+    paired = {
+        "comparisons": [c for c in report["comparisons"] if c["metric"] == key],
+        "n_test": sum(f["n_test"] for f in report["results"][0]["folds"]),
+        "ci95": {m: r["summary"][key]["ci95"] for m, r in results.items()},
+    }
+    return scores, f"linear-probe {key.replace('_', ' ')}", paired
 
 
 def target_of(lf) -> list[str] | None:

@@ -8,7 +8,8 @@ from typing import Annotated
 
 import typer
 
-from invlatent.cli._common import cli_errors, parse_names, say
+from invlatent.cli._common import cli_errors, fail, parse_names, say
+from invlatent.cli._gates import check_alpha, gate
 from invlatent.errors import InvlatentError
 
 
@@ -35,18 +36,33 @@ def probe(
     output: Annotated[
         str | None, typer.Option("-o", "--output", help="Write the JSON report here.")
     ] = None,
+    alpha: Annotated[
+        float, typer.Option(help="Significance level of the paired comparisons (Holm).")
+    ] = 0.05,
+    expect: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Condition to gate on (repeatable; exit 1 when one fails): 'A > B' (A "
+            "significantly better than B), 'A >= B' (not significantly worse), 'A >= 0.9' "
+            "(interval's lower end), 'A.macro_f1 > B'. A, B: file paths or table names."
+        ),
+    ] = None,
 ) -> None:
-    """Compare how well labels or targets can be read off each file (a row per file)."""
-    from invlatent.analysis.probe import render, run_probe
+    """Compare how well labels or targets can be read off each file (a row per file), with
+    95 % intervals and paired comparisons against the first file."""
+    from invlatent.analysis.probe import ExpectationError, explain, render, run_probe
     from invlatent.format.latentfile import write_atomic
 
     if output and not os.path.isdir(os.path.dirname(os.path.abspath(output))):
         raise InvlatentError(
             f"{output}: folder {os.path.dirname(os.path.abspath(output))} does not exist"
         )
-    report = run_probe(
-        files, task=task, target=parse_names(target), folds=folds, seed=seed, metric=metric
-    )
+    check_alpha(alpha)
+    opts = dict(folds=folds, seed=seed, metric=metric, alpha=alpha, expect=expect)
+    try:
+        report = run_probe(files, task=task, target=parse_names(target), **opts)
+    except ExpectationError as e:
+        fail(f"--expect {e}")
     for w in report["warnings"]:
         say(f"invlatent: warning: {w}")
     say(render(report))
@@ -55,3 +71,4 @@ def probe(
         write_atomic([text.encode()], output)
     if as_json:
         typer.echo(text, nl=False)
+    gate([f"--expect {explain(e)}" for e in report.get("expectations", []) if not e["holds"]])

@@ -5,6 +5,16 @@ logistic/ridge, kNN (DINO-style) and small-MLP probes under one shared cross-val
 with a leakage guard for transformed copies. ``docs/probe.md`` describes the protocol and report.
 """
 
+from invlatent.analysis.probe._expect import ExpectationError, explain
+from invlatent.analysis.probe._intervals import (
+    holm,
+    interval,
+    paired,
+    replicates,
+    resample_weights,
+    weighted_classification,
+    weighted_regression,
+)
 from invlatent.analysis.probe._knn import KnnProbe
 from invlatent.analysis.probe._linear import LogisticProbe, RidgeProbe
 from invlatent.analysis.probe._metrics import classification, regression
@@ -15,6 +25,15 @@ from invlatent.analysis.probe._table import render
 
 __all__ = [
     "CLASSIFY_TASKS",
+    "ExpectationError",
+    "explain",
+    "holm",
+    "interval",
+    "paired",
+    "replicates",
+    "resample_weights",
+    "weighted_classification",
+    "weighted_regression",
     "REGRESS_TASKS",
     "KnnProbe",
     "LogisticProbe",

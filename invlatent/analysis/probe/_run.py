@@ -11,7 +11,7 @@ import importlib
 
 import numpy as np
 
-from invlatent.analysis.probe import _metrics, _splits
+from invlatent.analysis.probe import _expect, _intervals, _metrics, _splits
 from invlatent.analysis.probe._inputs import Dataset, Features, load
 from invlatent.analysis.probe._knn import METRICS, TEMPERATURE, KnnProbe
 from invlatent.analysis.probe._linear import LogisticProbe, RidgeProbe
@@ -39,32 +39,137 @@ def run_probe(
     seed: int = 0,
     metric: str = "cosine",
     names: list[str] | None = None,
+    alpha: float = 0.05,
+    expect: list[str] | None = None,
+    all_pairs: bool = False,
 ) -> dict:
     """Probe every input (a path, ``-``, or a ``LatentFile`` in memory) under one protocol;
     returns the JSON-ready report (see docs/probe.md). ``names`` label the inputs in the table's
-    file column (default: the path, or ``<memory i>`` for an object)."""
+    file column (default: the path, or ``<memory i>`` for an object). Every metric gets a 95 %
+    interval (``summary.<metric>.ci95``); ``comparisons`` tests every input against the first
+    (every pair with ``all_pairs``) at level ``alpha``; ``expect`` lists conditions such as
+    ``"A > B"`` or ``"A >= 0.9"``, judged in ``expectations`` (see ``_expect``)."""
     from threadpoolctl import threadpool_limits
 
     target = target or ["labels"]
-    _check_options(task, target, folds, metric)
+    _check_options(task, target, folds, metric, alpha)
+    wanted = [_expect.parse(e) for e in expect or []]
     data = load(list(inputs), target, names)
+    kind = "classification" if data.is_classification else "regression"
+    where = [_expect.resolve(e, _labels(data), [f.name for f in data.files], kind) for e in wanted]
     protocol = make_protocol(data, folds, seed)
     importlib.import_module(BACKENDS[task])  # load its BLAS before limiting the threads
     with threadpool_limits(limits=1, user_api="blas"):  # see docs/probe.md, "Speed"
-        results = [_probe_file(f, data, protocol, task, seed, metric) for f in data.files]
-    return {
+        probed = [_probe_file(f, data, protocol, task, seed, metric) for f in data.files]
+        results, predictions = [r for r, _ in probed], [p for _, p in probed]
+        reps = _add_intervals(results, predictions, data, protocol, seed)
+    report = {
         "task": task,
         "probe": _probe_name(task, data.is_classification, metric),
-        "kind": "classification" if data.is_classification else "regression",
+        "kind": kind,
         "target": target,
         "seed": seed,
-        "protocol": protocol.info,
-        "warnings": data.warnings,
+        "protocol": protocol.info | {"interval": _intervals.METHOD, "alpha": alpha},
+        "warnings": data.warnings + _few_rows(protocol),
         "results": results,
     }
+    pairs = _pairs(len(results), all_pairs)
+    report["comparisons"] = _compare(results, reps, pairs, alpha)
+    if wanted:
+        report["expectations"] = _judge(wanted, where, results, reps, report, alpha)
+    return report
 
 
-def _check_options(task: str, target: list[str], folds: int | None, metric: str) -> None:
+def _labels(data: Dataset) -> list[str]:
+    return [f.path for f in data.files]
+
+
+def _few_rows(protocol: _splits.Protocol) -> list[str]:
+    n = sum(int(f.test.size) for f in protocol.folds)
+    if n >= _intervals.MIN_TEST_ROWS:
+        return []
+    return [f"only {n} test rows: the 95 % intervals and comparisons are unreliable"]
+
+
+def _add_intervals(results, predictions, data: Dataset, protocol, seed: int) -> list[dict]:
+    """Put each metric's 95 % interval beside its mean; return the replicates (for the tests)."""
+    unit, _ = _splits.units_of(data.ids, len(data.y))
+    tests = [(data.y[f.test], unit[f.test]) for f in protocol.folds]
+    regression = not data.is_classification
+    scale = data.y.std(axis=0) if regression else None
+    reps = _intervals.replicates(tests, predictions, regression, scale, seed)
+    for r, rep in zip(results, reps, strict=True):
+        for m, stat in r["summary"].items():
+            if m != "targets":
+                stat["ci95"] = _intervals.interval(rep[m])
+        for j, t in enumerate(data.target_names if regression else []):
+            for m, stat in r["summary"]["targets"][t].items():
+                stat["ci95"] = _intervals.interval(rep[f"{m}/{j}"])
+    return reps
+
+
+def _pairs(n: int, all_pairs: bool) -> list[tuple[int, int]]:
+    """(baseline, other) index pairs: every input against the first, or every pair."""
+    if all_pairs:
+        return [(i, j) for i in range(n) for j in range(i + 1, n)]
+    return [(0, j) for j in range(1, n)]
+
+
+def _compare(results: list[dict], reps: list[dict], pairs, alpha: float) -> list[dict]:
+    """Paired comparisons on every summary metric, Holm-corrected per metric over the pairs."""
+    out = []
+    for m in [k for k in results[0]["summary"] if k != "targets"]:
+        rows = [_pair(results, reps, b, o, m) for b, o in pairs]
+        for row, p in zip(rows, _intervals.holm([r["p_uncorrected"] for r in rows]), strict=True):
+            out.append(_verdict(row, p, alpha))
+    return out
+
+
+def _pair(results, reps, b: int, o: int, metric: str) -> dict:
+    base, other = results[b], results[o]
+    means = base["summary"][metric]["mean"], other["summary"][metric]["mean"]
+    test = _intervals.paired(reps[b][metric], reps[o][metric], *means)
+    return {"baseline": base["file"], "file": other["file"], "metric": metric, **test}
+
+
+def _verdict(row: dict, p: float, alpha: float) -> dict:
+    """The corrected p-value and the verdict (never significant below the resolution)."""
+    noise = abs(row["difference"]) <= _intervals.RESOLUTION
+    return row | {"p_value": p, "significant": bool(p < alpha and not noise)}
+
+
+def _judge(wanted, where, results, reps, report: dict, alpha: float) -> list[dict]:
+    """Each expectation judged; pairs with the first input use the table's comparison, other
+    pairs are Holm-corrected among themselves."""
+    table = {(c["baseline"], c["file"], c["metric"]): c for c in report["comparisons"]}
+    extra = [
+        (k, _pair(results, reps, w["right"], w["left"], w["metric"]))
+        for k, w in enumerate(where)
+        if w["right"] is not None and 0 not in (w["left"], w["right"])
+    ]
+    adjusted = _intervals.holm([row["p_uncorrected"] for _, row in extra]) if extra else []
+    own = {k: _verdict(row, p, alpha) for (k, row), p in zip(extra, adjusted, strict=True)}
+    out = []
+    for k, (e, w) in enumerate(zip(wanted, where, strict=True)):
+        pair = own.get(k)
+        if pair is None and w["right"] is not None:
+            pair = _oriented(table, results, w)
+        out.append(_expect.evaluate(e, w, results, pair))
+    return out
+
+
+def _oriented(table: dict, results: list[dict], w: dict) -> dict:
+    """The table's comparison of left against right (baseline right), flipped when needed."""
+    left, right = results[w["left"]]["file"], results[w["right"]]["file"]
+    row = table.get((right, left, w["metric"]))
+    if row is not None:
+        return row
+    row = table[(left, right, w["metric"])]
+    lo, hi = row["ci95"]
+    return row | {"difference": -row["difference"], "ci95": [-hi, -lo]}
+
+
+def _check_options(task: str, target: list[str], folds: int | None, metric: str, alpha) -> None:
     regression = target != ["labels"]
     allowed = REGRESS_TASKS if regression else CLASSIFY_TASKS
     if task not in set(CLASSIFY_TASKS + REGRESS_TASKS):
@@ -76,6 +181,8 @@ def _check_options(task: str, target: list[str], folds: int | None, metric: str)
         raise InvlatentError(f"folds must be at least 2, got {folds}")
     if metric not in METRICS:
         raise InvlatentError(f"unknown metric {metric!r}: expected {' or '.join(METRICS)}")
+    if not 0 < alpha < 1:
+        raise InvlatentError(f"alpha must lie strictly between 0 and 1, got {alpha:g}")
 
 
 def _all_tasks() -> list[str]:
@@ -138,15 +245,19 @@ def _warn_small_classes(data: Dataset, unit: np.ndarray, k: int) -> None:
         )
 
 
-def _probe_file(f: Features, data: Dataset, protocol, task: str, seed: int, metric: str) -> dict:
+def _probe_file(f: Features, data: Dataset, protocol, task: str, seed: int, metric: str):
+    """The file's report entry and its predictions on each fold's test rows."""
     unit, _ = _splits.units_of(data.ids, len(data.y))
-    folds = []
+    folds, predictions = [], []
     for i, fold in enumerate(protocol.folds):
         holdout = fold.holdout
         if holdout is None:
             strata = data.y[fold.train] if data.is_classification else None
             holdout = _splits.inner_holdout(unit[fold.train], strata, seed + 1000 + i)
-        folds.append(_run_fold(f, data, fold, holdout, _make_probe(task, data, seed, metric), i))
+        probe = _make_probe(task, data, seed, metric)
+        entry, pred = _run_fold(f, data, fold, holdout, probe, i)
+        folds.append(entry)
+        predictions.append(pred)
     return {
         "file": f.path,
         "name": f.name,
@@ -155,7 +266,7 @@ def _probe_file(f: Features, data: Dataset, protocol, task: str, seed: int, metr
         "dim": int(f.x.shape[1]),
         "summary": _summary(folds, data),
         "folds": folds,
-    }
+    }, predictions
 
 
 def _make_probe(task: str, data: Dataset, seed: int, metric: str):
@@ -185,7 +296,7 @@ def _run_fold(f: Features, data: Dataset, fold, holdout, probe, index: int) -> d
         per = _metrics.regression(y_test, pred, scale)
         out["metrics"] = _metrics.summarise_targets(per)
         out["targets"] = dict(zip(data.target_names, per, strict=True))
-    return out
+    return out, pred
 
 
 def _standardise(train: np.ndarray, test: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -1,4 +1,5 @@
-"""The comparison table for people: a row per file, a column per metric (mean ± std over folds)."""
+"""The comparison table for people: a row per file, a column per metric (its mean over folds and
+95 % interval), and each file's paired difference from the first on the primary metric."""
 
 from __future__ import annotations
 
@@ -18,18 +19,23 @@ def render(report: dict, width: int | None = None) -> str:
     from rich.console import Console
     from rich.table import Table
 
-    console = Console(file=io.StringIO(), width=width or 140, highlight=False)
+    console = Console(file=io.StringIO(), width=width or 170, highlight=False, markup=False)
     table = Table(title=_title(report), caption=_caption(report), title_justify="left")
     table.add_column("latents", no_wrap=True)
     table.add_column("file", overflow="fold")
     table.add_column("features", justify="right")
     columns = _metric_columns(report)
     for label in columns.values():
-        table.add_column(label, justify="right")
+        table.add_column(label, justify="right", no_wrap=True)
+    primary = next(iter(columns))[0]
+    deltas = _deltas(report, primary)
+    if deltas:
+        table.add_column(f"Δ {columns[(primary,)]}", justify="right", no_wrap=True)
     table.add_column("chosen")
-    for r in report["results"]:
+    for k, r in enumerate(report["results"]):
         cells = [_cell(_lookup(r["summary"], key)) for key in columns]
-        table.add_row(r["name"], r["file"], _features(r), *cells, _chosen(r["folds"]))
+        delta = [deltas.get(r["file"], "") if k else "baseline"] if deltas else []
+        table.add_row(r["name"], r["file"], _features(r), *cells, *delta, _chosen(r["folds"]))
     console.print(table)
     return console.file.getvalue().rstrip("\n")
 
@@ -46,8 +52,26 @@ def _title(report: dict) -> str:
     return f"probe {report['probe']} on {on}: {p['type']}, {folds}{guard}, seed {report['seed']}"
 
 
+def _deltas(report: dict, metric: str) -> dict[str, str]:
+    """Each file's difference from the first row on ``metric``: value, interval, * significant."""
+    first = report["results"][0]["file"]
+    out = {}
+    for c in report.get("comparisons", []):
+        if c["metric"] == metric and c["baseline"] == first:
+            lo, hi = c["ci95"]
+            mark = " *" if c["significant"] else "  "
+            out[c["file"]] = f"{c['difference']:+.3f} [{lo:+.3f}–{hi:+.3f}]{mark}"
+    return out
+
+
 def _caption(report: dict) -> str | None:
-    notes = []
+    notes = ["[lo–hi] = 95 % bootstrap interval over the test rows"]
+    if len(report["results"]) > 1:
+        alpha = report["protocol"].get("alpha", 0.05)
+        notes.append(
+            "Δ = difference from the first row on the same test rows, "
+            f"* = significant at α = {alpha:g} (paired test, Holm-corrected)"
+        )
     if any(r["flattened"] for r in report["results"]):
         notes.append("flat = equivariant latents flattened to vectors (not invariant)")
     if report["protocol"]["dropped_rows"]:
@@ -71,6 +95,9 @@ def _lookup(summary: dict, key: tuple[str, ...]) -> dict:
 
 
 def _cell(stat: dict) -> str:
+    if "ci95" in stat:
+        lo, hi = stat["ci95"]
+        return f"{stat['mean']:.3f} [{lo:.3f}–{hi:.3f}]"
     return f"{stat['mean']:.3f} ± {stat['std']:.3f}" if stat["std"] else f"{stat['mean']:.3f}"
 
 

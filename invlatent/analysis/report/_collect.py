@@ -18,6 +18,7 @@ from invlatent.projections import get_method, guarantees, methods_for
 CLASSIFY_TASKS = ("linear", "knn", "mlp")
 REGRESS_TASKS = ("ridge", "knn", "mlp")
 METRIC = {"classification": "accuracy", "regression": "mean_r2"}
+NO_PICK = {"significant": False, "tied": [], "ranking": []}
 
 
 @dataclass(frozen=True)
@@ -111,12 +112,23 @@ def _tasks(tasks: tuple[str, ...], target: list[str]) -> list[str]:
 
 
 def _probe(inputs: list, names: list[str], methods: list[str], task: str, target, s: Settings):
-    """One probe report, reduced to what the page shows: the protocol and a row per method."""
+    """One probe report, reduced to what the page shows: the protocol, a row per method with its
+    95 % interval and paired difference from the raw latents, and every pair's comparison on the
+    primary metric (keyed by method) for the recommendation's tie rule."""
     from invlatent.analysis.probe import run_probe
 
     folds = None if s.folds == 5 else s.folds
-    rep = run_probe(inputs, task=task, target=target, folds=folds, seed=s.seed, names=names)
+    opts = dict(folds=folds, seed=s.seed, names=names, all_pairs=True)
+    rep = run_probe(inputs, task=task, target=target, **opts)
     metric = METRIC[rep["kind"]]
+    method_of = dict(zip(names, methods, strict=True))
+    pairs = [
+        c | {"baseline": method_of[c["baseline"]], "file": method_of[c["file"]]}
+        for c in rep["comparisons"]
+        if c["metric"] == metric
+    ]
+    vs_raw = {c["file"]: c for c in pairs if c["baseline"] == "raw"}
+    keep_pair = ("difference", "ci95", "p_value", "significant")
     rows = [
         {
             "method": m,
@@ -124,24 +136,32 @@ def _probe(inputs: list, names: list[str], methods: list[str], task: str, target
             "dim": r["dim"],
             "flattened": r["flattened"],
             "mean": r["summary"][metric]["mean"],
+            "ci95": r["summary"][metric]["ci95"],
             "std": r["summary"][metric]["std"],
+            "vs_raw": {k: vs_raw[m][k] for k in keep_pair} if m in vs_raw else None,
             "chosen": [f["hyperparameters"] for f in r["folds"]],
         }
         for m, r in zip(methods, rep["results"], strict=True)
     ]
     keep = ("task", "probe", "kind", "target", "seed", "protocol", "warnings")
-    return {**{k: rep[k] for k in keep}, "metric": metric, "rows": rows}
+    n_test = sum(f["n_test"] for f in rep["results"][0]["folds"])
+    extra = {"metric": metric, "n_test": n_test, "rows": rows, "comparisons": pairs}
+    return {**{k: rep[k] for k in keep}, **extra}
 
 
 def recommendation(lf: LatentFile, check: dict | None, probes: list[dict], name: str, budget):
     """The recommended projection and why (from the linear probe when it ran), or why none."""
     if check is None:
         budget.skip(f"{name}: recommendation (it needs check's measurements)")
-        return {"method": None, "reason": "not made: check was skipped", "ranking": []}
+        return {"method": None, "reason": "not made: check was skipped", **NO_PICK}
     linear = next((p for p in probes if p["task"] in ("linear", "ridge")), None)
     scores = None if linear is None else {r["method"]: r["mean"] for r in linear["rows"]}
     metric = "" if linear is None else f"{linear['probe']} {linear['metric'].replace('_', ' ')}"
+    paired = None
+    if linear is not None:
+        ci = {r["method"]: r["ci95"] for r in linear["rows"]}
+        paired = {"comparisons": linear["comparisons"], "n_test": linear["n_test"], "ci95": ci}
     try:
-        return recommend(lf.action, check, scores, metric, d=node_channels(lf))
+        return recommend(lf.action, check, scores, metric, d=node_channels(lf), paired=paired)
     except InvlatentError as e:
-        return {"method": None, "reason": str(e), "ranking": []}
+        return {"method": None, "reason": str(e), **NO_PICK}

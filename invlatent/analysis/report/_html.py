@@ -153,12 +153,16 @@ def _probe(p: dict, path: str, picked: str | None) -> str:
     proto = p["protocol"]
     facts = ", ".join(f"{k} {v}" for k, v in proto.items() if v is not None)
     target = ", ".join(p["target"])
-    head = f"<tr><th>latents</th><th>features</th><th>{p['metric']} (mean)</th><th>± std</th></tr>"
+    head = (
+        f"<tr><th>latents</th><th>features</th><th>{p['metric']} (mean)</th>"
+        "<th>95 % low</th><th>95 % high</th><th>Δ vs raw</th><th>significant</th></tr>"
+    )
     rows = "".join(
         f"<tr{' class=pick' if r['method'] == picked else ''}><td>{html.escape(r['name'])}"
         f"{' (flattened, not invariant)' if r['flattened'] else ''}</td>"
         f"{num(r['dim'], f'{path}/rows/{i}/dim')}{num(r['mean'], f'{path}/rows/{i}/mean')}"
-        f"{num(r['std'], f'{path}/rows/{i}/std')}</tr>"
+        f"{num(r['ci95'][0], f'{path}/rows/{i}/ci95/0')}"
+        f"{num(r['ci95'][1], f'{path}/rows/{i}/ci95/1')}{_vs_raw(r, f'{path}/rows/{i}')}</tr>"
         for i, r in enumerate(p["rows"])
     )
     warn = "".join(f"<li>{html.escape(w)}</li>" for w in p["warnings"])
@@ -167,6 +171,15 @@ def _probe(p: dict, path: str, picked: str | None) -> str:
         f"<p class='muted'>Protocol: {html.escape(facts)}; seed {p['seed']}.</p>"
         f"{'<ul>' + warn + '</ul>' if warn else ''}<table>{head}{rows}</table>"
     )
+
+
+def _vs_raw(row: dict, path: str) -> str:
+    """The paired difference from the raw latents and whether it is significant."""
+    vs = row.get("vs_raw")
+    if vs is None:
+        return "<td>baseline</td><td></td>"
+    mark = "yes" if vs["significant"] else "no"
+    return f"{num(vs['difference'], f'{path}/vs_raw/difference')}<td>{mark}</td>"
 
 
 def _panels(facts: list[dict], figs: list, path: str, index: int) -> str:
