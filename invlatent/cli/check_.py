@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from invlatent.cli._common import cli_errors, fail, say
+from invlatent.cli._gates import check_limits, gate
 
 
 @cli_errors
@@ -35,10 +36,22 @@ def check_(
         bool, typer.Option(help="MODEL is a TorchScript / torch.export encoder (with --lift).")
     ] = False,
     onnx: Annotated[bool, typer.Option(help="MODEL is an ONNX encoder (with --lift).")] = False,
+    max_error: Annotated[
+        float | None,
+        typer.Option(
+            help="Exit 1 when a measured invariance / equivariance error exceeds this (exact "
+            "elements; raw only when named with -m raw)."
+        ),
+    ] = None,
+    max_error_approx: Annotated[
+        float | None,
+        typer.Option(help="The same gate for approximate elements (non-quarter turns of a grid)."),
+    ] = None,
 ) -> None:
     """Measure invariance error, distance to the orbit and information retention per method."""
     if len(inputs) not in (1, 2):
         fail(f"check takes a latent file, or MODEL DATA; got {len(inputs)} arguments")
+    check_limits(max_error=max_error, max_error_approx=max_error_approx)
     foreign = "onnx" if onnx else "torchscript" if torchscript else None
     if len(inputs) == 2 and (lift or foreign):
         from invlatent.pipelines.images.check_model import check_lift, render
@@ -73,3 +86,6 @@ def check_(
         typer.echo(json.dumps(result))
     else:
         say(render(result))
+    from invlatent.analysis.check import gate as failed
+
+    gate(failed(result, max_error, max_error_approx, tuple(method or ())))
