@@ -3,7 +3,9 @@ torch tensors kept on their device, foreign action objects converted, bad input 
 
 from __future__ import annotations
 
+import dataclasses
 import doctest
+import json
 import os
 import subprocess
 import sys
@@ -14,6 +16,7 @@ import pytest
 
 import invlatent
 from invlatent.format.latentfile import LatentFile
+from invlatent.format.synthetic import make_synthetic
 from invlatent.groups.action import Action
 from tests.test_projections import make_batch
 
@@ -148,6 +151,37 @@ def test_a_mask_of_the_wrong_shape_or_type_is_refused(rng):
         invlatent.project(z, "sn", "sum", mask=np.ones((4, 4), bool))
     with pytest.raises(invlatent.InvlatentError, match="mask: dtype"):
         invlatent.project(z, "sn", "sum", mask=np.ones((4, 5)))
+
+
+def _timeless(d):
+    """A result without its wall-clock fields (``seconds``), which differ from run to run."""
+    if isinstance(d, dict):
+        return {k: _timeless(v) for k, v in d.items() if k != "seconds"}
+    return [_timeless(v) for v in d] if isinstance(d, list) else d
+
+
+def test_check_probe_and_recommend_in_memory_return_what_json_prints(cli, tmp_path):
+    lf = make_synthetic("c2", n_samples=60, fields=2, n_classes=2)
+    path = str(tmp_path / "z.st")
+    invlatent.save(path, lf)
+    r = cli(
+        "check", path, "-m", "pool-max", "-m", "power", "--pairs", 200, "--samples", 32, "--json"
+    )
+    mine = invlatent.check(lf, methods=["pool-max", "power"], pairs=200, samples=32)
+    assert _timeless({**mine, "file": path}) == _timeless(json.loads(r.stdout))
+    r = cli("probe", path, path, "--folds", 3, "--json")
+    assert invlatent.probe([lf, path], folds=3, names=[path, path]) == json.loads(r.stdout)
+    unlabelled = dataclasses.replace(lf, labels=None)  # no probe: check alone decides (fast)
+    by_array = invlatent.recommend(np.asarray(lf.z), "c2", samples=16, pairs=100)
+    assert _timeless(by_array) == _timeless(invlatent.recommend(unlabelled, samples=16, pairs=100))
+    assert by_array["method"] in invlatent.methods("c2")
+
+
+def test_an_array_without_its_action_or_a_bad_object_is_refused():
+    with pytest.raises(invlatent.InvlatentError, match="action: an array needs"):
+        invlatent.check(np.zeros((4, 2, 4), np.float32))
+    with pytest.raises(invlatent.InvlatentError, match="data: expected a LatentFile"):
+        invlatent.recommend([1, 2])
 
 
 def test_the_examples_of_docs_api_md_run():
