@@ -174,15 +174,17 @@ def _why_tested(pick, best, tied, pool, probe_name, paired, alpha) -> str:
     )
     test = f"paired test on {n:,} test rows, Holm, α = {alpha:g}"
     if len(tied) == 1:
+        rivals = "the other candidate" if len(pool) == 2 else f"each of the other {len(pool) - 1}"
         return (
-            f"Its {score} beats each of the other {len(pool) - 1} candidates significantly "
-            f"({test}); retention {pick['retention']:.2f}."
+            f"Its {score} beats {rivals} significantly ({test}); retention {pick['retention']:.2f}."
         )
     names = [c["method"] for c in tied]
     listed = ", ".join(names[:-1]) + f" and {names[-1]}"
     others = [c for c in tied if c is not pick]
+    top = all(best["probe"] > c["probe"] for c in tied if c is not best)
+    highest = f"; {best['method']} scores highest" if top else "; equal scores"
     return (
-        f"{listed} are tied on this data ({test}; {best['method']} scores highest); "
+        f"{listed} are tied on this data ({test}{highest}); "
         f"{pick['method']} is picked because {_because(pick, others)} ({score}, retention "
         f"{pick['retention']:.2f})."
     )

@@ -150,7 +150,10 @@ def explain(result: dict) -> str:
             f"[{lo:.4g}, {hi:.4g}] (95 % interval)"
         )
     lo, hi = result["ci95"]
-    verdict = "significant" if result["significant"] else "not significant"
+    verdict = "no significant difference"
+    if result["significant"]:
+        side = "better" if _intervals.better(m, result["difference"]) else "worse"
+        verdict = f"{result['left']} significantly {side}"
     return (
         f"{result['expect']!r}: {m} difference {result['left']} − {result['right']} "
         f"{result['difference']:+.4g} [{lo:+.4g}, {hi:+.4g}], p = {result['p_value']:.3g} "
