@@ -11,14 +11,18 @@ install: $(STAMP)
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet torch==2.13.0
-	$(BIN)/pip install --quiet -e '.[all]'
+	$(BIN)/pip install --quiet --no-compile torch==2.13.0
+	$(BIN)/pip install --quiet --no-compile -e '.[all]'
+	@# pip compiles on one core; this uses them all (files Python cannot parse are skipped)
+	-$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib
 	touch $(STAMP)
 
 demo: install
 	PATH=$(abspath $(BIN)):$$PATH bash scripts/demo.sh
 
-test: install browser-deps
+# chromium's download and unpacking overlap the Python install
+test:
+	@$(MAKE) --no-print-directory -j2 install browser-deps
 	$(BIN)/python -m pytest -q -n 2
 
 test-fast: install
