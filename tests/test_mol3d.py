@@ -1,5 +1,5 @@
-"""3-D molecules: QM9 geometries, .xyz/.npz readers, and the e3nn network's exact equivariance
-checked against invlatent's own group action."""
+"""3-D molecules: QM9 geometries, .xyz (through ASE; more in test_structures.py) and .npz readers,
+and the e3nn network's exact equivariance checked against invlatent's own group action."""
 
 import importlib.util
 
@@ -17,7 +17,7 @@ from invlatent.pipelines.mol3d.data import load_geometries, load_npz, load_qm9_g
 from invlatent.pipelines.mol3d.defaults import MODEL_DEFAULTS  # noqa: E402
 from invlatent.pipelines.mol3d.model import Mol3dNet  # noqa: E402
 from invlatent.pipelines.mol3d.poses import posed, random_permutations, random_rotations  # noqa: E402
-from invlatent.pipelines.mol3d.xyz import read_xyz  # noqa: E402
+from invlatent.pipelines.mol3d.structures import read_structures  # noqa: E402
 from tests.conftest import random_molecules  # noqa: E402
 
 needs_qm9 = pytest.mark.skipif(importlib.util.find_spec("qm9pack") is None, reason="no qm9pack")
@@ -87,29 +87,12 @@ def test_qm9_geometries_have_hydrogens_targets_and_the_graph_vae_split():
 def test_xyz_frames_and_shared_properties_become_targets(tmp_path):
     path = tmp_path / "two.xyz"
     path.write_text(WATER_METHANE)
-    geo = read_xyz(str(path))
+    geo = read_structures(str(path))
     assert geo.pos.shape == (2, 5, 3)
     assert geo.mask.sum(1).tolist() == [3, 5]
     assert geo.species[0, :3].tolist() == [8, 1, 1]
     assert geo.target_names == ("energy", "gap")  # 'note=x' is not numeric: not a target
     np.testing.assert_allclose(geo.targets, [[-76.4, 0.3], [-40.5, 0.5]], rtol=1e-6)
-
-
-@pytest.mark.parametrize(
-    ("text", "line", "fragment"),
-    [
-        ("3\nc\nO 0 0 0\nH 0 0 1\n", 1, "cut short"),
-        ("2\nc\nO 0 0 0\nH 0 0\n", 4, "expected 'symbol x y z'"),
-        ("2\nc\nO 0 0 0\nQq 0 0 1\n", 4, "unknown element"),
-        ("2\nc\nO 0 0 0\nH 0 zero 1\n", 4, "not numbers"),
-        ("1\nc\nO 0 0 0\ntwo\nc\n", 4, "atom count"),
-    ],
-)
-def test_malformed_xyz_frames_name_the_line(tmp_path, text, line, fragment):
-    path = tmp_path / "bad.xyz"
-    path.write_text(text)
-    with pytest.raises(InvlatentError, match=f"line {line}: .*{fragment}"):
-        read_xyz(str(path))
 
 
 def test_npz_reader_checks_shapes(tmp_path):

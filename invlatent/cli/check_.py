@@ -47,19 +47,38 @@ def check_(
         float | None,
         typer.Option(help="The same gate for approximate elements (non-quarter turns of a grid)."),
     ] = None,
+    group: Annotated[
+        str | None,
+        typer.Option(
+            help="MODEL STRUCTURES with --torchscript/--onnx: the 3-D encoder's output action "
+            "(sn*o3:IRREPS, o3:IRREPS, sn or trivial)."
+        ),
+    ] = None,
 ) -> None:
     """Measure invariance error, distance to the orbit and information retention per method."""
     if len(inputs) not in (1, 2):
         fail(f"check takes a latent file, or MODEL DATA; got {len(inputs)} arguments")
     check_limits(max_error=max_error, max_error_approx=max_error_approx)
     foreign = "onnx" if onnx else "torchscript" if torchscript else None
-    if len(inputs) == 2 and (lift or foreign):
+    if len(inputs) == 2 and foreign and group and not lift:
+        from invlatent.pipelines.mol3d.check_model import check_foreign, render
+
+        if torchscript and onnx:
+            fail("--torchscript and --onnx exclude each other: say which format MODEL is")
+        if layer is not None or device != "cpu":
+            fail("--layer and --device apply to invlatent checkpoints, not to a 3-D encoder")
+        opts = dict(seed=seed, samples=samples)
+        result = check_foreign(inputs[0], inputs[1], group=group, onnx=onnx, **opts)
+    elif len(inputs) == 2 and (lift or foreign):
         from invlatent.pipelines.images.check_model import check_lift, render
 
         if torchscript and onnx:
             fail("--torchscript and --onnx exclude each other: say which format MODEL is")
         if not lift:
-            fail(f"--{foreign}: check measures a foreign encoder lifted: add --lift cN or dN")
+            fail(
+                f"--{foreign}: check measures a foreign image encoder lifted (add --lift cN or "
+                "dN) or a 3-D encoder (add --group sn*o3:IRREPS)"
+            )
         opts = dict(seed=seed, samples=samples, device=device, layer=layer)
         result = check_lift(inputs[0], inputs[1], lift=lift, foreign=foreign, **opts)
     elif len(inputs) == 2:
@@ -74,7 +93,13 @@ def check_(
             inputs[0], inputs[1], seed=seed, samples=samples, device=device, layer=layer
         )
     else:
-        for flag, value in (("--layer", layer), ("--lift", lift), (f"--{foreign}", foreign)):
+        given = (
+            ("--layer", layer),
+            ("--lift", lift),
+            (f"--{foreign}", foreign),
+            ("--group", group),
+        )
+        for flag, value in given:
             if value is not None:
                 fail(f"{flag} applies to MODEL DATA checks, not to a latent file")
         from invlatent.analysis.check import check_file, render

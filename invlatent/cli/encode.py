@@ -36,7 +36,12 @@ def encode(
         ),
     ] = None,
     group: Annotated[
-        str | None, Opt(help="Output action of a TorchScript encoder (e.g. c8).")
+        str | None,
+        Opt(
+            help="Output action of a foreign encoder: c8, so2, ... for images; sn*o3:IRREPS "
+            "(node features [n, D]) or o3:IRREPS (one vector [D]) for a 3-D encoder of "
+            "structures (positions float32 [n, 3], atomic numbers int64 [n])."
+        ),
     ] = None,
     freqs: Annotated[
         str | None, Opt(help="so2 frequencies of a TorchScript encoder's output.")
@@ -66,6 +71,10 @@ def encode(
     smiles_col: Annotated[
         str | None, Opt(help="Molecules from a CSV: the SMILES column (default: smiles).")
     ] = None,
+    labels: Annotated[
+        str | None,
+        Opt(help="3-D structures: the integer per-frame property that holds class labels."),
+    ] = None,
     split: Annotated[str, Opt(help="Which part of the data: all, train, val or test.")] = "all",
     limit: Annotated[
         int | None,
@@ -92,7 +101,17 @@ def encode(
     prepare_output(output, device)
     common = dict(split=split, limit=limit, batch_size=batch_size, seed=seed, device=device)
     given = dict(rotate=rotate, copies=copies, permute=permute, layer=layer, lift=lift)
-    if torchscript or onnx:
+    given["labels"] = labels
+    if (torchscript or onnx) and group and _acts_on_structures(group, data):
+        if torchscript and onnx:
+            fail("--torchscript and --onnx exclude each other: say which format MODEL is")
+        if improper:
+            given["rotate"] = _improper_rotate("mol3d", rotate)
+        from invlatent.pipelines.mol3d.encode import encode_foreign
+
+        opts = _family_options("foreign3d", given)
+        lf = encode_foreign(model, data, group=group, onnx=onnx, **opts, **common)
+    elif torchscript or onnx:
         if improper:
             fail("--improper is for 3-D molecule models (train mol3d), not foreign image encoders")
         if torchscript and onnx:
@@ -125,9 +144,13 @@ FAMILY_OPTIONS = {
     "images": ("rotate", "copies", "layer", "lift"),
     "foreign": ("rotate", "copies", "lift"),
     "molecules": ("permute", "layer"),
-    "mol3d": ("rotate", "copies", "permute", "layer"),
+    "mol3d": ("rotate", "copies", "permute", "layer", "labels"),
+    "foreign3d": ("rotate", "copies", "permute", "labels"),
 }
-DEFAULTS = {"rotate": "none", "copies": 1, "permute": "none", "layer": None, "lift": None}
+DEFAULTS = {
+    "rotate": "none", "copies": 1, "permute": "none", "layer": None, "lift": None, "labels": None
+}  # fmt: skip
+LABELS = "--labels names an integer property of a 3-D structure file (mol3d or a 3-D encoder)"
 REFUSALS = {
     ("images", "permute"): "--permute applies to molecules; rotate images with --rotate",
     ("foreign", "permute"): "--permute applies to molecules; rotate images with --rotate",
@@ -136,6 +159,11 @@ REFUSALS = {
     ("molecules", "copies"): "--copies is for image models; molecule models encode one copy",
     ("molecules", "lift"): "--lift turns images; it does not apply to molecule models",
     ("mol3d", "lift"): "--lift turns images; it does not apply to molecule models",
+    ("foreign3d", "lift"): "--lift turns images; a 3-D encoder's group is given by --group",
+    ("foreign3d", "layer"): "--layer applies to invlatent checkpoints, not to a foreign encoder",
+    ("images", "labels"): LABELS,
+    ("foreign", "labels"): LABELS,
+    ("molecules", "labels"): LABELS,
 }
 
 
@@ -154,6 +182,17 @@ def _improper_rotate(family: str, rotate: str) -> str:
     if rotate not in ("random", "o3"):
         fail(f"--improper needs --rotate random (got --rotate {rotate})")
     return "o3"
+
+
+def _acts_on_structures(group: str, data: str) -> bool:
+    """Whether a foreign encoder is one of 3-D structures: ``--group`` acts on rotations of
+    3-D points (o3, sn*o3), or the data are structures (then ``sn`` or ``trivial`` too)."""
+    from invlatent.groups.action import Action
+    from invlatent.pipelines.mol3d.structures import STRUCTURE_SUFFIXES
+
+    if data.lower() == "qm9" or data.lower().endswith(STRUCTURE_SUFFIXES):
+        return True
+    return Action.parse(group).g_kind in ("rotation", "rotation+perm")
 
 
 def _family_encoder(model: str):

@@ -4,9 +4,7 @@ optionally lifted to a finite group (``--lift cN|dN``, see
 
 from __future__ import annotations
 
-import contextlib
 import json
-import logging
 import time
 
 import numpy as np
@@ -15,9 +13,9 @@ import torch
 from invlatent import ranks
 from invlatent.errors import InvlatentError, check_at_least
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
-from invlatent.format.model_archive import check_archive
 from invlatent.groups.action import Action
 from invlatent.groups.pixels import rotate_images
+from invlatent.pipelines.foreign import load_archive
 from invlatent.pipelines.images.data import SPLIT_NAMES, ImageData, load_data
 from invlatent.pipelines.images.lift import (
     MEASURE_IMAGES,
@@ -120,36 +118,7 @@ def guarded(net):
 
 def load_foreign(path: str, device: str):
     """A TorchScript module or a ``torch.export`` archive, as a callable on ``device``."""
-    dev = resolve_device(device)
-    if path.lower().endswith(".onnx"):
-        raise InvlatentError(f"{path}: an ONNX file; encode it with --onnx")
-    check_archive(path, "neither a TorchScript file nor a torch.export archive")
-    try:
-        return torch.jit.load(path, map_location=dev).eval()
-    except FileNotFoundError:
-        raise InvlatentError(f"{path}: no such file") from None
-    except (RuntimeError, ValueError):
-        pass
-    try:
-        with _quiet("torch.export"):
-            return torch.export.load(path).module().to(dev)
-    except Exception as e:  # torch.export raises many kinds of errors for foreign files
-        raise InvlatentError(
-            f"{path}: neither a TorchScript file nor a torch.export archive ({type(e).__name__})"
-        ) from None
-
-
-@contextlib.contextmanager
-def _quiet(name: str):
-    """Silence a library's logger for a while: torch.export logs a traceback on stderr for a
-    file it cannot read, before raising; the raised error becomes our one line."""
-    logger = logging.getLogger(name)
-    level = logger.level
-    logger.setLevel(logging.CRITICAL)
-    try:
-        yield
-    finally:
-        logger.setLevel(level)
+    return load_archive(path, resolve_device(device))
 
 
 def _check_options(rotate: str, copies: int, batch_size: int) -> None:

@@ -4,12 +4,11 @@ model does not take."""
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import torch
 
 from invlatent.errors import InvlatentError
+from invlatent.pipelines.foreign import onnx_session
 
 _DTYPES = {"tensor(float)": np.float32, "tensor(double)": np.float64}
 
@@ -19,7 +18,7 @@ class OnnxEncoder:
 
     def __init__(self, path: str) -> None:
         self.path = path
-        self.session = _session(path)
+        self.session = onnx_session(path)
         inputs = self.session.get_inputs()
         if len(inputs) != 1:
             raise InvlatentError(
@@ -57,26 +56,6 @@ def load_onnx(path: str, device: str) -> OnnxEncoder:
     if device != "cpu":
         raise InvlatentError(f"device {device}: ONNX encoders run on cpu (onnxruntime)")
     return OnnxEncoder(path)
-
-
-def _session(path: str):
-    if not os.path.isfile(path):
-        raise InvlatentError(f"{path}: no such file")
-    try:
-        import onnxruntime as ort
-    except ImportError:
-        raise InvlatentError(
-            "ONNX encoders need onnxruntime: pip install 'invlatent[onnx]'"
-        ) from None
-    ort.set_default_logger_severity(4)  # failures come back as exceptions: one line, not logs
-    options = ort.SessionOptions()
-    options.log_severity_level = 4
-    options.intra_op_num_threads = 1 if (os.cpu_count() or 1) <= 2 else 2
-    try:
-        return ort.InferenceSession(path, options, providers=["CPUExecutionProvider"])
-    except Exception as e:  # onnxruntime raises its own exception types for bad files
-        first = (str(e).strip().splitlines() or [type(e).__name__])[0]
-        raise InvlatentError(f"{path}: not a usable ONNX model ({first[:200]})") from None
 
 
 def _shape_text(shape: list) -> str:

@@ -1,4 +1,5 @@
-"""3-D molecular geometries: QM9 (all atoms, hydrogens included) and users' ``.xyz`` / ``.npz``.
+"""3-D molecular geometries: QM9 (all atoms, hydrogens included), users' ``.npz`` and, through
+ASE (:mod:`invlatent.pipelines.mol3d.structures`), every molecular structure file ASE reads.
 
 A batch of molecules is a zero-padded ``pos`` (B, n, 3) in Å, atomic numbers ``species`` (B, n)
 with 0 on padding, and a node ``mask``. QM9 rows come from the qm9pack CSVs the graph VAE reads
@@ -20,21 +21,25 @@ from invlatent.pipelines.mol3d.geometries import NUMBER, QM9_MAX_ATOMS, SYMBOLS,
 from invlatent.sampling import check_split_options, split_rows
 
 
-def load_geometries(data: str, limit: int | None = None, split: str = "all") -> Geometries:
-    """``qm9``, an ``.xyz`` file (multi-frame) or an ``.npz``: the molecules of ``split``,
-    ``limit`` of them stratified by split, in input order."""
+def load_geometries(
+    data: str, limit: int | None = None, split: str = "all", labels: str | None = None
+) -> Geometries:
+    """``qm9``, an ``.npz`` or any structure file ASE reads: the molecules of ``split``,
+    ``limit`` of them stratified by split, in input order; ``labels`` names the integer
+    property that becomes class labels."""
     check_split_options(split, limit)
     if data.lower() == "qm9":
-        return _nonempty(data, load_qm9_geometries(limit, split=split), split)
-    elif data.lower().endswith(".xyz"):
-        from invlatent.pipelines.mol3d.xyz import read_xyz
-
-        geo = read_xyz(data)
-    elif data.lower().endswith(".npz"):
-        geo = load_npz(data)
+        geo = _nonempty(data, load_qm9_geometries(limit, split=split), split)
     else:
-        raise InvlatentError(f"{data}: 3-D molecules come from qm9, an .xyz or an .npz file")
-    return _nonempty(data, geo.take(split_rows(geo.split, split, limit)), split)
+        from invlatent.pipelines.mol3d.structures import read_structures
+
+        geo = load_npz(data) if data.lower().endswith(".npz") else read_structures(data)
+        geo = _nonempty(data, geo.take(split_rows(geo.split, split, limit)), split)
+    if labels is None:
+        return geo
+    from invlatent.pipelines.mol3d.structures import with_labels
+
+    return with_labels(geo, labels)
 
 
 def _nonempty(data: str, geo: Geometries, split: str) -> Geometries:

@@ -1,6 +1,8 @@
 """Default architecture and training recipe of the 3-D molecule networks, importable without
 numpy or torch (for a fast --help)."""
 
+LAYERS = ("nodes", "graph", "invariant")  # the latents `encode --layer` takes
+
 MODEL_DEFAULTS = dict(
     irreps="32x0e+8x1o+4x2e",
     layers=2,

@@ -19,8 +19,8 @@ from invlatent.errors import InvlatentError, check_at_least
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file
 from invlatent.groups.action import Action
 from invlatent.pipelines.mol3d.data import load_geometries
+from invlatent.pipelines.mol3d.defaults import LAYERS
 from invlatent.pipelines.mol3d.geometries import Geometries
-from invlatent.pipelines.mol3d.model import LAYERS
 from invlatent.pipelines.mol3d.poses import posed, random_permutations, random_rotations
 from invlatent.reporting import say
 
@@ -40,14 +40,16 @@ def encode_checkpoint(
     batch_size: int = 256,
     seed: int = 0,
     device: str = "cpu",
+    labels: str | None = None,
 ) -> LatentFile:
-    """Latents of ``layer`` (nodes, graph or invariant) with targets, ids, split, g and g_perm."""
+    """Latents of ``layer`` (nodes, graph or invariant) with targets, ids, split, g and g_perm
+    (and the integer property ``labels`` as class labels)."""
     layer = layer or "nodes"
     _check_options(rotate, copies, permute, layer, batch_size, device)
     from invlatent.pipelines.mol3d.models import check_species, load_model, run
 
     net, config = load_model(model)
-    geo = load_geometries(data, limit, split)
+    geo = load_geometries(data, limit, split, labels)
     if geo.rejected:
         say(f"invlatent: {data}: unreadable rows {dict(geo.rejected)}")
     check_species(geo, config["model"]["species"], data)
@@ -65,8 +67,52 @@ def encode_checkpoint(
         split=split,
         limit=limit,
         data=data,
+        **({"labels": labels} if labels else {}),
     )
     return _latent_file(z, moved, net.layer_action(layer), rot, perm, model, options, seed)
+
+
+def encode_foreign(
+    model: str,
+    data: str,
+    *,
+    group: str | None,
+    onnx: bool = False,
+    rotate: str = "none",
+    copies: int = 1,
+    permute: str = "none",
+    split: str = "all",
+    limit: int | None = None,
+    batch_size: int = 256,
+    seed: int = 0,
+    device: str = "cpu",
+    labels: str | None = None,
+) -> LatentFile:
+    """Latents of a user's 3-D encoder (:mod:`invlatent.pipelines.mol3d.foreign`) with the
+    declared action ``group``, in the poses, with the ids, targets and ``g`` of the built-in
+    model's files."""
+    from invlatent.pipelines.mol3d.foreign import (
+        load_structure_encoder,
+        run_structures,
+        structure_action,
+    )
+
+    _check_options(rotate, copies, permute, "nodes", batch_size, device)
+    action = structure_action(group)
+    fn = load_structure_encoder(model, onnx)
+    geo = load_geometries(data, limit, split, labels)
+    geo = geo.take(np.repeat(np.arange(len(geo)), copies))
+    rot, perm = _poses(geo, rotate, permute, seed)
+    share = ranks.from_env().share(len(geo))  # under torchrun: this rank's rows
+    rot, perm = (None if a is None else a[share] for a in (rot, perm))
+    moved = posed(geo.take(share), rot, perm)
+    z = run_structures(fn, moved, action, model)
+    say(f"encoded {len(moved)} structures of {data} into z {list(z.shape)} ({action})")
+    options = dict(rotate=rotate, copies=copies, permute=permute, split=split, limit=limit)
+    options.update(data=data, group=str(action), **{"onnx" if onnx else "torchscript": True})
+    if labels:
+        options["labels"] = labels
+    return _latent_file(z, moved, str(action), rot, perm, model, options, seed)
 
 
 def _check_options(rotate, copies, permute, layer, batch_size, device) -> None:
@@ -113,6 +159,7 @@ def _latent_file(z, geo: Geometries, action: str, rot, perm, model, options, see
         mask=geo.mask.copy() if action.has_nodes else None,
         targets=None if geo.targets is None else np.ascontiguousarray(geo.targets),
         target_names=list(geo.target_names),
+        labels=None if geo.labels is None else geo.labels.astype(np.int64),
         g=g,
         g_kind=g_kind,
         ids=geo.ids.astype(np.int64),

@@ -10,9 +10,11 @@ import numpy as np
 from invlatent.errors import InvlatentError
 
 SYMBOLS = (
-    "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As "
-    "Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe"
-).split()
+    "X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge "
+    "As Se Br Kr Rb Sr Y Zr Nb Mo Tc Ru Rh Pd Ag Cd In Sn Sb Te I Xe Cs Ba La Ce Pr Nd Pm Sm "
+    "Eu Gd Tb Dy Ho Er Tm Yb Lu Hf Ta W Re Os Ir Pt Au Hg Tl Pb Bi Po At Rn Fr Ra Ac Th Pa U "
+    "Np Pu Am Cm Bk Cf Es Fm Md No Lr Rf Db Sg Bh Hs Mt Ds Rg Cn Nh Fl Mc Lv Ts Og"
+).split()  # Z = 0 (X) stands for padding
 NUMBER = {s: z for z, s in enumerate(SYMBOLS) if z}
 QM9_MAX_ATOMS = 29
 QM9_SPECIES = (1, 6, 7, 8, 9)  # H, C, N, O, F
@@ -32,15 +34,16 @@ class Geometries:
     target_units: tuple[str, ...] = ()
     source: str = ""
     rejected: Counter = field(default_factory=Counter)
+    labels: np.ndarray | None = None  # (B,) int64 class labels (encode --labels KEY)
 
     def __len__(self) -> int:
         return int(self.pos.shape[0])
 
     def take(self, index: np.ndarray) -> Geometries:
         """The molecules ``index`` (``rejected`` is kept as is)."""
-        t = None if self.targets is None else self.targets[index]
-        arrays = {k: getattr(self, k)[index] for k in ("pos", "species", "mask", "ids", "split")}
-        return replace(self, targets=t, **arrays)
+        keys = ("pos", "species", "mask", "ids", "split", "targets", "labels")
+        arrays = {k: getattr(self, k) for k in keys}
+        return replace(self, **{k: None if a is None else a[index] for k, a in arrays.items()})
 
     def part(self, split: str) -> Geometries:
         """``all`` or the molecules of one split (``train``, ``val``, ``test``)."""

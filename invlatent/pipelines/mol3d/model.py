@@ -24,8 +24,6 @@ from e3nn.nn import FullyConnectedNet, Gate
 from torch import nn
 from torch.nn import functional as F
 
-LAYERS = ("nodes", "graph", "invariant")
-
 
 def edges(pos: torch.Tensor, mask: torch.Tensor, r_cut: float):
     """Atoms of a padded batch and the directed edges between atoms of one molecule within r_cut.
