@@ -11,7 +11,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import assert_one_line_error
+from conftest import assert_one_line_error, save_tiny_cnn
 
 from invlatent import testing
 from invlatent.format.latentfile import LatentFile, write
@@ -111,6 +111,19 @@ def test_check_gates_exact_and_approximate_grid_elements_apart(cli, tmp_path):
     assert cli(*args, "--max-error", "1e-4").exit_code == 0
     gated = cli(*args, "--max-error", "1e-4", "--max-error-approx", f"{worst_approx / 2:g}")
     assert gated.exit_code == 1 and all("approximate" in line for line in _failures(gated))
+
+
+def test_check_of_a_lifted_model_gates_exact_elements_and_approximate_ones_on_request(
+    cli, tmp_path
+):
+    save_tiny_cnn(tmp_path / "cnn.pt")
+    args = ("check", tmp_path / "cnn.pt", "digits:16", "--lift", "c8", "--samples", "6")
+    exact_only = cli(*args, "--max-error", "1e-5")
+    assert exact_only.exit_code == 0, exact_only.stderr  # 45° turns reported, not gated
+    both = cli(*args, "--max-error", "1e-5", "--max-error-approx", "1e-4", "--json")
+    assert both.exit_code == 1 and json.loads(both.stdout)["lift"] == "c8"
+    lines = _failures(both)
+    assert len(lines) == 4 and all("(approximate)" in line for line in lines)
 
 
 def test_assert_invariant_passes_projections_and_fails_raw(rng):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_limits
 
 from invlatent.analysis.probe import holm, interval, replicates, run_probe
 from invlatent.analysis.recommend import recommend
@@ -24,14 +25,15 @@ def _coverage(simulate, truth: float, metric: str, regression: bool) -> float:
     """Share of SIMULATIONS seeded data sets whose interval of ``metric`` covers ``truth``."""
     rng = np.random.default_rng(0)
     hits = 0
-    for s in range(SIMULATIONS):
-        y, pred = simulate(rng)
-        folds = _folds(len(y), 2, rng)
-        tests = [(y[f], f) for f in folds]
-        scale = y.std(axis=0) if regression else None
-        rep = replicates(tests, [[pred[f] for f in folds]], regression, scale, seed=s)[0]
-        lo, hi = interval(rep[metric])
-        hits += lo <= truth <= hi
+    with threadpool_limits(limits=1, user_api="blas"):  # as inside run_probe
+        for s in range(SIMULATIONS):
+            y, pred = simulate(rng)
+            folds = _folds(len(y), 2, rng)
+            tests = [(y[f], f) for f in folds]
+            scale = y.std(axis=0) if regression else None
+            rep = replicates(tests, [[pred[f] for f in folds]], regression, scale, seed=s)[0]
+            lo, hi = interval(rep[metric])
+            hits += lo <= truth <= hi
     return hits / SIMULATIONS
 
 
@@ -59,7 +61,7 @@ def test_holm_adjusts_step_down_and_keeps_order():
 
 @pytest.fixture(scope="module")
 def c4_files():
-    raw = make_synthetic("c4", n_samples=200, fields=3, noise=0.3, seed=3)
+    raw = make_synthetic("c4", n_samples=120, fields=3, noise=0.3, seed=3)
     return raw, project_latents(raw, "power")
 
 
@@ -148,3 +150,23 @@ def test_without_a_probe_the_rule_says_so():
     rec = recommend(Action.parse("c8"), CHECK)
     assert not rec["significant"] and rec["tied"] == []
     assert "no probe was possible" in rec["reason"]
+
+
+def test_weighted_metrics_with_unit_weights_are_the_reported_metrics(rng):
+    from invlatent.analysis.probe import (
+        classification,
+        regression,
+        weighted_classification,
+        weighted_regression,
+    )
+
+    y = rng.integers(0, 5, 300)
+    pred = np.where(rng.random(300) < 0.6, y, rng.integers(0, 6, 300))
+    ones = np.ones((1, 300))
+    got = weighted_classification(y, pred, ones)
+    assert {k: float(v[0]) for k, v in got.items()} == pytest.approx(classification(y, pred))
+    yr = rng.standard_normal((300, 3))
+    pr = yr + 0.5 * rng.standard_normal((300, 3))
+    got = weighted_regression(yr, pr, yr.std(axis=0), ones)
+    for j, want in enumerate(regression(yr, pr, yr.std(axis=0))):
+        assert {m: float(got[m][0, j]) for m in want} == pytest.approx(want)

@@ -43,6 +43,7 @@ def recommend(
     d=None,
     paired: dict | None = None,
     alpha: float = ALPHA,
+    unprobed: str = "the file has no labels or targets",
 ) -> dict:
     """The recommended method for ``action`` from ``check_file``'s result and optional probe
     scores ``{method: score}`` (higher is better); ``d`` is the channels per node of sn latents.
@@ -50,7 +51,8 @@ def recommend(
     pair, ``n_test`` rows, each method's ``ci95``): a method wins only when it beats each other
     candidate significantly (Holm, ``alpha``); otherwise the tied ones are ranked by declared
     guarantee, then cost, then retention. Returns the method, one sentence of why, whether the
-    win is ``significant``, the ``tied`` methods and every method's facts (``ranking``)."""
+    win is ``significant``, the ``tied`` methods and every method's facts (``ranking``);
+    ``unprobed`` says why no probe scores were given, when none were."""
     check_family(action)
     rows = {r["method"]: _candidate(action, r, probe_scores, d) for r in check["methods"]}
     invariant = [c for c in rows.values() if c["status"] != "not invariant"]
@@ -65,7 +67,8 @@ def recommend(
     head = _head(action, len(pool), lossy)
     if paired is None or any(c["probe"] is None for c in pool) or len(pool) < 2:
         pick = min(pool, key=lambda c: (c["guarantee"], -c["retention"], c["seconds"]))
-        return _result(pick, rows, head(pick) + _why_unprobed(pick, probe_scores), False, [])
+        why = _why_unprobed(pick, probe_scores, unprobed)
+        return _result(pick, rows, head(pick) + why, False, [])
     best = max(pool, key=lambda c: c["probe"])
     tied = _tied(best, pool, paired, alpha)
     pick = min(tied, key=lambda c: (c["guarantee"], c["seconds"], -c["retention"]))
@@ -154,11 +157,11 @@ def _head(action, n: int, lossy: bool):
     return head
 
 
-def _why_unprobed(pick: dict, probe_scores: dict | None) -> str:
+def _why_unprobed(pick: dict, probe_scores: dict | None, unprobed: str) -> str:
     why = (
-        "no probe was possible (the file has no labels or targets)"
+        f"no probe was possible ({unprobed})"
         if probe_scores is None
-        else "no probe compared every candidate"
+        else "no paired probe comparison of every candidate was made"
     )
     return (
         f"{why}, so the rule ranks by declared guarantee, then retention "

@@ -31,72 +31,106 @@ def resample_weights(unit: np.ndarray, count: int, rng: np.random.Generator) -> 
     n = int(compact.max()) + 1
     draws = rng.integers(0, n, size=(count, n)) + (np.arange(count) * n)[:, None]
     per_object = np.bincount(draws.ravel(), minlength=count * n).reshape(count, n)
+    if n == len(compact) and np.array_equal(compact.reshape(-1), np.arange(n)):
+        return per_object.astype(np.float64)
     return per_object[:, compact.reshape(-1)].astype(np.float64)
 
 
 def weighted_classification(y_true, y_pred, w: np.ndarray) -> dict[str, np.ndarray]:
     """Accuracy, balanced accuracy and macro-F1 of each weighted resample (rows of ``w``), as
     ``_metrics.classification`` defines them on the resampled rows."""
-    y_true, y_pred = np.asarray(y_true).ravel(), np.asarray(y_pred).ravel()
-    _, both = np.unique(np.concatenate([y_true, y_pred]), return_inverse=True)
-    t, p = both[: y_true.size], both[y_true.size :]
-    eye = np.eye(int(both.max()) + 1)
-    true_hot, pred_hot = eye[t], eye[p]
-    tp = w @ (true_hot * (t == p)[:, None])
-    n_true, n_pred = w @ true_hot, w @ pred_hot
-    present, seen = n_true > 0, (n_true + n_pred) > 0
-    recall = np.divide(tp, n_true, out=np.zeros_like(tp), where=present)
-    f1 = np.divide(2 * tp, n_true + n_pred, out=np.zeros_like(tp), where=seen)
-    return {
-        "accuracy": tp.sum(axis=1) / w.sum(axis=1),
-        "balanced_accuracy": recall.sum(axis=1) / present.sum(axis=1),
-        "macro_f1": f1.sum(axis=1) / seen.sum(axis=1),
-    }
+    design = Design(y_true, [y_pred], regression=False)
+    return design.scores(w @ design.columns, w.sum(axis=1))[0]
 
 
 def weighted_regression(y_true, y_pred, scale, w: np.ndarray) -> dict[str, np.ndarray]:
     """Per target (columns) MAE, RMSE, R² and MAE/σ of each weighted resample (rows of ``w``)."""
-    y = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
-    err = np.asarray(y_pred, dtype=np.float64).reshape(y.shape) - y
-    y = y - y.mean(axis=0)  # centred: the weighted sums of squares below lose no precision
-    total = w.sum(axis=1)[:, None]
-    mae = (w @ np.abs(err)) / total
-    ss_res = w @ err**2
-    ss_tot = np.maximum(w @ y**2 - (w @ y) ** 2 / total, 0.0)
-    ok = ss_tot > 1e-12 * np.maximum(w @ y**2, 1e-300)
-    r2 = np.where(ok, 1 - ss_res / np.where(ok, ss_tot, 1), (ss_res == 0) * 1.0)
-    scale = np.asarray(scale, dtype=np.float64)
-    nmae = mae / np.where(scale > 0, scale, 1)
-    return {"mae": mae, "rmse": np.sqrt(ss_res / total), "r2": r2, "nmae": nmae}
+    design = Design(y_true, [y_pred], regression=True, scale=scale)
+    per = design.scores(w @ design.columns, w.sum(axis=1))[0]
+    return {m: per[m] for m in ("mae", "rmse", "r2", "nmae")}
+
+
+class Design:
+    """Columns over one fold's test rows whose weighted sums give every file's metrics on a
+    resample: one matrix product per chunk of resamples serves all files (memory-bound work
+    reads the weights once)."""
+
+    def __init__(self, y_true, predictions: list, *, regression: bool, scale=None):
+        self.regression, self.files = regression, len(predictions)
+        if regression:
+            y = np.asarray(y_true, dtype=np.float64).reshape(len(y_true), -1)
+            self.k = y.shape[1]
+            centred = y - y.mean(axis=0)  # the weighted sums of squares lose no precision
+            errors = [np.asarray(p, dtype=np.float64).reshape(y.shape) - y for p in predictions]
+            parts = [centred, centred**2] + [c for e in errors for c in (np.abs(e), e**2)]
+            scale = np.asarray(scale, dtype=np.float64).reshape(-1)
+            self.scale = np.where(scale > 0, scale, 1.0)
+        else:
+            y_true = np.asarray(y_true).ravel()
+            preds = [np.asarray(p).ravel() for p in predictions]
+            _, both = np.unique(np.concatenate([y_true, *preds]), return_inverse=True)
+            both = both.reshape(-1)
+            eye = np.eye(int(both.max()) + 1)
+            n = y_true.size
+            t = both[:n]
+            self.k = eye.shape[0]
+            parts = [eye[t]]
+            for f in range(self.files):
+                p = both[(f + 1) * n : (f + 2) * n]
+                parts += [eye[t] * (t == p)[:, None], eye[p]]
+        self.columns = np.concatenate(parts, axis=1)
+
+    def scores(self, sums: np.ndarray, total: np.ndarray) -> list[dict[str, np.ndarray]]:
+        """Per file its metrics for each resample, from ``sums = w @ columns`` and ``w``'s
+        row sums."""
+        k, shared = self.k, 2 if self.regression else 1
+        blocks = [sums[:, i * k : (i + 1) * k] for i in range(shared + 2 * self.files)]
+        score = self._regression if self.regression else self._classification
+        return [score(*blocks[:shared], *blocks[shared + 2 * f : shared + 2 * f + 2], total)
+                for f in range(self.files)]  # fmt: skip
+
+    @staticmethod
+    def _classification(n_true, tp, n_pred, total) -> dict[str, np.ndarray]:
+        present, seen = n_true > 0, (n_true + n_pred) > 0
+        recall = np.divide(tp, n_true, out=np.zeros_like(tp), where=present)
+        f1 = np.divide(2 * tp, n_true + n_pred, out=np.zeros_like(tp), where=seen)
+        return {
+            "accuracy": tp.sum(axis=1) / total,
+            "balanced_accuracy": recall.sum(axis=1) / present.sum(axis=1),
+            "macro_f1": f1.sum(axis=1) / seen.sum(axis=1),
+        }
+
+    def _regression(self, sy, sy2, s_abs, s_sq, total) -> dict[str, np.ndarray]:
+        total = total[:, None]
+        ss_tot = np.maximum(sy2 - sy**2 / total, 0.0)
+        ok = ss_tot > 1e-12 * np.maximum(sy2, 1e-300)
+        r2 = np.where(ok, 1 - s_sq / np.where(ok, ss_tot, 1), (s_sq == 0) * 1.0)
+        mae = s_abs / total
+        per = {"mae": mae, "rmse": np.sqrt(s_sq / total), "r2": r2, "nmae": mae / self.scale}
+        flat = {"mean_r2": r2.mean(axis=1), "mean_nmae": per["nmae"].mean(axis=1)}
+        return per | flat | {f"{m}/{j}": per[m][:, j] for m in per for j in range(self.k)}
 
 
 def replicates(tests: list[tuple], predictions: list[list], regression: bool, scale, seed: int):
-    """Per file, its metrics' bootstrap replicates: ``{metric: (RESAMPLES,)}`` (and for
-    regression ``{"targets": {index: {metric: ...}}}``), averaged over the folds.
+    """Per file, its metrics' bootstrap replicates ``{metric: (RESAMPLES,)}`` (per target as
+    ``"r2/0"`` etc. for regression), each the mean over folds of the fold's metric.
 
     ``tests`` holds each fold's ``(y_test, unit_test)``; ``predictions[f][k]`` file f's
-    predictions on fold k. Every file gets the same resamples (paired)."""
+    predictions on fold k. Every file gets the same resamples (paired). Call it with BLAS
+    limited to one thread, as ``run_probe`` does: the products are small and memory-bound."""
     out = [None] * len(predictions)
     for k, (y_test, unit_test) in enumerate(tests):
         rng = np.random.default_rng([seed, 25, k])
-        chunks = [[] for _ in predictions]
+        design = Design(y_test, [p[k] for p in predictions], regression=regression, scale=scale)
+        chunks = []
         step = max(1, min(RESAMPLES, CHUNK_CELLS // max(len(unit_test), 1)))
         for start in range(0, RESAMPLES, step):
             w = resample_weights(unit_test, min(step, RESAMPLES - start), rng)
-            for f, preds in enumerate(predictions):
-                chunks[f].append(_score(y_test, preds[k], w, regression, scale))
-        for f, parts in enumerate(chunks):
-            fold = {m: np.concatenate([p[m] for p in parts]) for m in parts[0]}
+            chunks.append(design.scores(w @ design.columns, w.sum(axis=1)))
+        for f in range(len(predictions)):
+            fold = {m: np.concatenate([c[f][m] for c in chunks]) for m in chunks[0][f]}
             out[f] = fold if out[f] is None else {m: out[f][m] + fold[m] for m in fold}
     return [{m: v / len(tests) for m, v in r.items()} for r in out]
-
-
-def _score(y_test, pred, w, regression: bool, scale) -> dict[str, np.ndarray]:
-    if not regression:
-        return weighted_classification(y_test, pred, w)
-    per = weighted_regression(y_test, pred, scale, w)
-    flat = {"mean_r2": per["r2"].mean(axis=1), "mean_nmae": per["nmae"].mean(axis=1)}
-    return flat | {f"{m}/{j}": per[m][:, j] for m in per for j in range(per[m].shape[1])}
 
 
 def interval(values: np.ndarray) -> list[float]:

@@ -161,7 +161,11 @@ def recommendation(lf: LatentFile, check: dict | None, probes: list[dict], name:
     if linear is not None:
         ci = {r["method"]: r["ci95"] for r in linear["rows"]}
         paired = {"comparisons": linear["comparisons"], "n_test": linear["n_test"], "ci95": ci}
+    unprobed = "the file has no labels or targets"
+    if linear is None and target_of(lf) is not None:
+        unprobed = "the linear probe was skipped"
+    opts = dict(d=node_channels(lf), paired=paired, unprobed=unprobed)
     try:
-        return recommend(lf.action, check, scores, metric, d=node_channels(lf), paired=paired)
+        return recommend(lf.action, check, scores, metric, **opts)
     except InvlatentError as e:
         return {"method": None, "reason": str(e), **NO_PICK}
