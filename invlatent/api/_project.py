@@ -1,5 +1,5 @@
-"""``project``, ``methods`` and ``guarantees`` on arrays in memory: numpy in, numpy out; a torch
-tensor in, a tensor of the same dtype family out on the same device."""
+"""``project``, ``methods`` and ``guarantees`` on arrays in memory: numpy in, numpy out (float32,
+the CLI's bytes); a torch tensor in, a float32 tensor with the same values out on its device."""
 
 from __future__ import annotations
 

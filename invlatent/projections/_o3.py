@@ -214,7 +214,7 @@ def random_max(action, z, mask, p):
     for coef in pairs.values():
         vals = grid_values(coef, grid)
         grid_best = np.maximum(grid_best, vals.max(axis=1))
-        top = np.argsort(-vals, axis=1)[:, :RANDOM_MAX_STARTS]
+        top = np.argpartition(-vals, RANDOM_MAX_STARTS - 1, axis=1)[:, :RANDOM_MAX_STARTS]
         many = {l: np.repeat(m, RANDOM_MAX_STARTS, axis=0) for l, m in coef.items()}
         found = newton(many, grid[top.reshape(-1)], steps=RANDOM_MAX_STEPS)[1]
         best = np.maximum(best, found.reshape(top.shape).max(axis=1, initial=-np.inf))
