@@ -184,8 +184,7 @@ def _why_tested(pick, best, tied, pool, probe_name, paired, alpha) -> str:
     names = [c["method"] for c in tied]
     listed = ", ".join(names[:-1]) + f" and {names[-1]}"
     others = [c for c in tied if c is not pick]
-    top = all(best["probe"] > c["probe"] for c in tied if c is not best)
-    highest = f"; {best['method']} scores highest" if top else "; equal scores"
+    highest = f"; best score {best['probe']:.3f}"
     return (
         f"{listed} are tied on this data ({test}{highest}); "
         f"{pick['method']} is picked because {_because(pick, others)} ({score}, retention "
