@@ -48,6 +48,7 @@ import time
 import numpy as np
 
 from invlatent import groups
+from invlatent.errors import InvlatentError
 from invlatent.groups import quotient_o3
 from invlatent.groups.quotient import pairwise, quotient_distance
 from invlatent.projections import get_method, methods_for, project_with_extras
@@ -139,6 +140,8 @@ class _Sample:
         self.zj, self.mj = _rows(lf, j[keep])
         self.dq = quotient_distance(self.action, self.zi, self.zj, self.mi, self.mj)
         self.dq_sub = pairwise(self.action, self.z, self.mask)
+        if not (np.isfinite(self.dq).all() and np.isfinite(self.dq_sub).all()):
+            raise InvlatentError("distances between these latents overflow: rescale them")
         self.copies, self.copy_group, self.copy_g = _copies(lf, rng, samples)
 
 
@@ -181,6 +184,8 @@ def measure(data: _Sample, method: str, seed: int = 0) -> dict:
     start = time.perf_counter()
     p, extras = run(data.z, data.mask)
     seconds = time.perf_counter() - start
+    if not np.isfinite(p).all():
+        raise InvlatentError(f"the projection {method} overflows on these latents: rescale them")
     pg, _ = run(data.gz, data.gmask)
     scale = _scale(p)
     dp = np.linalg.norm(run(data.zi, data.mi)[0] - run(data.zj, data.mj)[0], axis=1)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 
 from invlatent.format import safetensors_io as sio
 from invlatent.format import shards
@@ -11,6 +10,7 @@ from invlatent.format.latentfile import (
     BLOCK,
     FORMAT,
     LatentFile,
+    binary_stdin,
     describe,
     from_header,
     read,
@@ -22,7 +22,7 @@ from invlatent.format.latentfile import (
 def summarise(source: str) -> dict:
     """Shapes, dtypes, action, targets and history of one file, as a JSON-ready dict."""
     if source == "-":
-        lf, size = read_stream_header(sys.stdin.buffer, "<stdin>")
+        lf, size = read_stream_header(binary_stdin(), "<stdin>")
         return summary_of(lf, source, size)
     if shards.is_sharded(source):
         ds = shards.open_dataset(source)
@@ -47,8 +47,8 @@ def read_stream_header(stream, name: str) -> tuple[LatentFile, int]:
 
 def summary_of(lf: LatentFile, source: str, size: int | None = None) -> dict:
     """The summary of an already-read latent file."""
-    if size is None:
-        size = os.path.getsize(source) if source != "-" else len(lf.source_bytes or b"")
+    if size is None:  # the bytes read (a FIFO's size on disk is 0)
+        size = len(lf.source_bytes) if lf.source_bytes is not None else os.path.getsize(source)
     return {
         "file": source,
         "size_bytes": size,

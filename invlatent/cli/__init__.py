@@ -20,6 +20,7 @@ from invlatent.cli import (
     train,
     viz,
 )
+from invlatent.cli._common import OneLineErrors
 
 __all__ = ["app", "main"]
 
@@ -30,6 +31,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode=None,
+    cls=OneLineErrors,
 )
 app.add_typer(train.app, name="train")
 app.command("encode")(encode.encode)

@@ -10,6 +10,7 @@ import numpy as np
 from invlatent.errors import InvlatentError
 from invlatent.format import safetensors_io as sio
 
+MAX_INFLATION = 1 << 28  # bytes a compressed archive may add when decompressed
 SUFFIXES = (".npy", ".npz", ".pt", ".pth", ".safetensors", ".st")
 
 
@@ -17,6 +18,10 @@ def load_arrays(path: str) -> dict[str, np.ndarray]:
     """All arrays in a file by name; a lone unnamed array (``.npy``, a bare tensor) is ``""``."""
     if not os.path.exists(path):
         raise InvlatentError(f"{path}: no such file")
+    try:
+        sio.check_regular(path)  # a FIFO would wait for its writer for ever
+    except sio.SafetensorsError as e:
+        raise InvlatentError(f"{path}: {e}") from None
     if os.path.getsize(path) == 0:
         raise InvlatentError(f"{path}: the file is empty")
     suffix = os.path.splitext(path)[1].lower()
@@ -52,6 +57,7 @@ def _npy(path: str) -> dict[str, np.ndarray]:
 
 
 def _npz(path: str) -> dict[str, np.ndarray]:
+    check_inflation(path)
     try:
         with np.load(path, allow_pickle=False) as f:
             return {k: f[k] for k in f.files}
@@ -62,6 +68,7 @@ def _npz(path: str) -> dict[str, np.ndarray]:
 def _torch(path: str) -> dict[str, np.ndarray]:
     import torch
 
+    check_inflation(path)
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as e:  # torch raises many types for bad or unsafe files
@@ -75,6 +82,22 @@ def _torch(path: str) -> dict[str, np.ndarray]:
     raise InvlatentError(
         f"{path}: expected a tensor or a dict of tensors, got {type(obj).__name__}"
     )
+
+
+def check_inflation(path: str) -> None:
+    """Refuse a zip archive (``.npz``, ``.pt``) whose members would decompress to more than
+    ``MAX_INFLATION`` bytes beyond the archive's own size, before anything is decompressed (a
+    few MB of zeros can claim gigabytes); stored members (``.pt``'s usual) always pass."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            declared = sum(info.file_size for info in z.infolist())
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return  # not a zip archive: the loader says what is wrong with it
+    if declared - os.path.getsize(path) > MAX_INFLATION:
+        raise InvlatentError(
+            f"{path}: the archive's members decompress to {declared:,} bytes, over the limit of "
+            f"{MAX_INFLATION:,} beyond its own size (save large arrays as .npy: they are mapped)"
+        )
 
 
 def _safetensors(path: str) -> dict[str, np.ndarray]:

@@ -11,6 +11,7 @@ from invlatent.format.arrays import load_arrays, pick
 from invlatent.format.latentfile import LatentFile, make_step, sha256_of_file, validate
 from invlatent.groups.action import Action
 
+F32_MAX = float(np.finfo(np.float32).max)
 SIDE = ("labels", "targets", "mask", "g", "g_perm", "ids")
 
 
@@ -34,16 +35,17 @@ def import_arrays(
         if path:
             side[name] = pick(load_arrays(path), name, path, required=True)
             inputs.append((os.path.basename(path), sha256_of_file(path)))
+    paths = side_files or {}
     lf = LatentFile(
         z=z,
         action=action,
         mask=_as_mask(side["mask"], array_path),
-        labels=_as_int(side["labels"], "labels", array_path),
+        labels=_as_int(side["labels"], "labels", paths.get("labels") or array_path),
         targets=_as_targets(side["targets"], array_path),
         target_names=list(target_names or []),
         g=side["g"],
         g_kind=g_kind,
-        ids=_as_int(side["ids"], "ids", array_path),
+        ids=_as_int(side["ids"], "ids", paths.get("ids") or array_path),
         extra=_extra(side, array_path),
     )
     options = {"group": str(action), "key": key, "g_kind": g_kind, **(side_files or {})}
@@ -59,20 +61,35 @@ def _extra(side: dict, path: str) -> dict[str, np.ndarray]:
 
 
 def _as_float32(z: np.ndarray, path: str) -> np.ndarray:
+    """``z`` as float32; finite values beyond float32's range are refused, not made Inf."""
     if z.dtype.kind != "f":
         raise InvlatentError(f"{path}: z must be floating point, got {z.dtype}")
+    if z.dtype.itemsize > 4 and z.size:
+        big = np.abs(z[np.isfinite(z)], dtype=np.float64).max(initial=0.0)
+        if big > F32_MAX:
+            raise InvlatentError(
+                f"{path}: z holds values beyond float32's range (|z| up to {big:.3g}, "
+                f"float32 holds {F32_MAX:.3g}): rescale it first"
+            )
     return np.ascontiguousarray(z, dtype=np.float32)
 
 
 def _as_int(arr: np.ndarray | None, name: str, path: str) -> np.ndarray | None:
+    """``arr`` as int64; values it cannot hold exactly (non-integral, NaN, beyond ±2^63) are
+    refused rather than wrapped or rounded."""
     if arr is None:
         return None
+    if arr.dtype.kind not in "iuf" and arr.dtype != np.bool_:
+        raise InvlatentError(f"{path}: {name} must be integers, got {arr.dtype}")
     if arr.dtype.kind == "f" and not np.all(np.isfinite(arr) & (arr == np.round(arr))):
         raise InvlatentError(
             f"{path}: {name} must be integers, got non-integral {arr.dtype} values"
         )
-    if arr.dtype.kind not in "iuf" and arr.dtype != np.bool_:
-        raise InvlatentError(f"{path}: {name} must be integers, got {arr.dtype}")
+    if arr.size and arr.dtype.kind in "uf" and (arr.max() >= 2**63 or arr.min() < -(2**63)):
+        raise InvlatentError(
+            f"{path}: {name} holds values int64 cannot hold (from {arr.min():.6g} to "
+            f"{arr.max():.6g})"
+        )
     return arr.astype(np.int64)
 
 

@@ -14,6 +14,7 @@ import errno
 import hashlib
 import json
 import os
+import select
 import stat
 import sys
 import tempfile
@@ -52,6 +53,7 @@ KNOWN_TENSORS = ("z", "mask", "labels", "targets", "g", "ids")
 RESERVED_META = ("format", "action", "targets", "g_kind", "history")
 G_KIND_VALUES = ("perm", "index", "angle", "rotation", "rotation+perm")
 BLOCK = 1 << 22
+FIFO_WAIT = 5.0  # seconds a FIFO given as input may wait for its writer
 AT_FDCWD, AT_SYMLINK_FOLLOW = -100, 0x400  # linkat(2): name an O_TMPFILE file
 
 
@@ -181,11 +183,11 @@ def loads(data: bytes, *, source: str = "<bytes>", allow_nonfinite: bool = False
 def read_header(source: str) -> tuple[sio.Header, int]:
     """Only the header of a file (path or ``-``) and the file's size; the data is not read."""
     if source == "-":
-        data = sys.stdin.buffer.read()
+        data = binary_stdin().read()
         return wrap_errors(source, sio.parse_bytes, data), len(data)
-    check_path(source)
-    size = os.path.getsize(source)
-    with open(source, "rb") as f:
+    path, _spool = input_path(source)
+    size = os.path.getsize(path)
+    with open(path, "rb") as f:
         return wrap_errors(source, sio.read_header, f, size), size
 
 
@@ -195,29 +197,83 @@ def input_hash(lf: LatentFile) -> str:
 
 
 def _open(source: str):
+    path, _spool = input_path(source)  # the mapping keeps a spooled copy alive
+    return wrap_errors("<stdin>" if source == "-" else source, sio.map_file, path)
+
+
+def input_path(source: str) -> tuple[str, BinaryIO | None]:
+    """A path to a regular file with the bytes of ``source``: the path itself, or for stdin
+    (``-``) and a FIFO their bytes spooled to an unnamed temporary file (returned too: keep it
+    open while the path is used)."""
     if source == "-":
         spool = spool_stdin()
-        return wrap_errors("<stdin>", sio.map_file, f"/proc/self/fd/{spool.fileno()}")
-    check_path(source)
-    return wrap_errors(source, sio.map_file, source)
+    elif _is_fifo(source):
+        spool = spool_fifo(source)
+    else:
+        check_path(source)
+        return source, None
+    return f"/proc/self/fd/{spool.fileno()}", spool
 
 
 def spool_stdin() -> BinaryIO:
     """Copy stdin in blocks to an unnamed temporary file (disk, not memory) and return it."""
+    return _spool(binary_stdin())
+
+
+def spool_fifo(path: str, wait: float | None = None) -> BinaryIO:
+    """Copy a FIFO's bytes to an unnamed temporary file, like stdin; a FIFO that no writer opens
+    within ``wait`` seconds (``FIFO_WAIT``) is refused, not waited on for ever."""
+    wait = FIFO_WAIT if wait is None else wait
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)  # returns at once, writer or not
+    try:
+        poller = select.poll()
+        poller.register(fd, select.POLLIN | select.POLLHUP)
+        if not poller.poll(wait * 1000):
+            raise LatentFileError(f"{path}: a FIFO with no writer (waited {wait:g} s)")
+        os.set_blocking(fd, True)
+        with os.fdopen(os.dup(fd), "rb") as f:
+            return _spool(f)
+    finally:
+        os.close(fd)
+
+
+def _spool(stream: BinaryIO) -> BinaryIO:
     spool = tempfile.TemporaryFile()
-    while block := sys.stdin.buffer.read(BLOCK):
+    while block := stream.read(BLOCK):
         spool.write(block)
     spool.flush()
     spool.seek(0)
     return spool
 
 
+def _is_fifo(source: str) -> bool:
+    try:
+        return stat.S_ISFIFO(os.stat(source).st_mode)
+    except OSError:
+        return False
+
+
+def binary_stdin() -> BinaryIO:
+    """The process's stdin as bytes; a closed stdin (``<&-``) is one ``LatentFileError``."""
+    if sys.stdin is None:
+        raise LatentFileError("<stdin>: is closed: give a file, or pipe one in")
+    return sys.stdin.buffer
+
+
+def binary_stdout() -> BinaryIO:
+    """The process's stdout as bytes; a closed stdout (``>&-``) is one ``LatentFileError``."""
+    if sys.stdout is None:
+        raise LatentFileError("<stdout>: is closed: write with -o FILE, or to a pipe")
+    return sys.stdout.buffer
+
+
 def check_path(source: str) -> None:
-    """Refuse a missing path or a folder with one line naming it."""
+    """Refuse a missing path, a folder, a socket or a device with one line naming it."""
     if not os.path.exists(source):
         raise LatentFileError(f"{source}: no such file")
     if os.path.isdir(source):
         raise LatentFileError(f"{source}: is a folder, not a latent file")
+    wrap_errors(source, sio.check_regular, source)
 
 
 def wrap_errors(source: str, fn, *args):
@@ -265,15 +321,44 @@ def from_header(header: sio.Header, buf, source: str) -> LatentFile:
 
 
 def _json_meta(value: str | None, source: str, key: str):
+    """The JSON list stored under metadata ``key``, with every item checked (``ITEM_CHECKS``)."""
     if value is None:
         return None
     try:
         out = json.loads(value)
-    except json.JSONDecodeError:
+    except (json.JSONDecodeError, RecursionError):
         raise LatentFileError(f"{source}: metadata {key!r} is not valid JSON") from None
     if not isinstance(out, list):
         raise LatentFileError(f"{source}: metadata {key!r} must be a JSON list")
+    for i, item in enumerate(out):
+        if problem := ITEM_CHECKS[key](item):
+            raise LatentFileError(f"{source}: metadata {key!r}, item {i}: {problem}")
     return out
+
+
+def _target_problem(name) -> str | None:
+    return None if isinstance(name, str) else f"a target name must be a string, got {name!r:.40}"
+
+
+STEP_FIELDS = {"command": str, "options": dict, "seed": (int, type(None)), "version": str,
+               "inputs": list}  # fmt: skip
+
+
+def _step_problem(step) -> str | None:
+    """Why a history entry is not a step object (``make_step``'s fields, each of its type)."""
+    if not isinstance(step, dict):
+        return f"a history step must be a JSON object, got {json.dumps(step)[:40]}"
+    for name, kind in STEP_FIELDS.items():
+        if name in step and not isinstance(step[name], kind) or step.get(name) is True:
+            return f"the step's {name!r} has the wrong type ({type(step[name]).__name__})"
+    if not isinstance(step.get("options", {}).get("method", ""), str):
+        return "the step's method must be a string"
+    if not all(isinstance(i, dict) for i in step.get("inputs", [])):
+        return "the step's inputs must be JSON objects"
+    return None
+
+
+ITEM_CHECKS = {"targets": _target_problem, "history": _step_problem}
 
 
 # ---------------------------------------------------------------- validation
@@ -302,6 +387,8 @@ def _problem(lf: LatentFile, allow_nonfinite: bool, data: bool) -> str | None:
         return f"z must be floating point (float16/32/64), got {z.dtype}"
     if z.ndim < 1 or z.shape[0] == 0:
         return f"the batch is empty (z has shape {list(z.shape)})"
+    if z.size == 0:
+        return f"z holds no values per row (shape {list(z.shape)}): an axis of size 0"
     shape_msg = lf.action.shape_problem(tuple(z.shape))
     if shape_msg:
         return shape_msg
@@ -390,6 +477,16 @@ def g_range_problem(action: Action, g: np.ndarray) -> str | None:
     return None
 
 
+def require_finite(arr: np.ndarray, what: str, start: int = 0) -> None:
+    """Refuse to write an output array that holds NaN or Inf, naming its first bad row (rows
+    counted from ``start``): a file the next command would refuse is never written with exit 0."""
+    if arr.dtype.kind in "fc" and not all_finite(arr):
+        bad = ~np.isfinite(arr.reshape(len(arr), -1)).all(axis=1)
+        raise LatentFileError(
+            f"{what} holds NaN or Inf (row {start + int(np.argmax(bad))}); nothing was written"
+        )
+
+
 def all_finite(arr: np.ndarray, chunk: int = 1 << 22) -> bool:
     """True when no entry is NaN or Inf; scans in chunks so huge mapped files stay unloaded."""
     flat = arr.reshape(-1)
@@ -413,7 +510,7 @@ def write(lf: LatentFile, dest: str | None) -> None:
 
 def ensure_writable_output(dest: str | None) -> None:
     """Refuse, before any work is done, to dump binary data on a terminal."""
-    if dest in (None, "-") and sys.stdout.isatty():
+    if dest in (None, "-") and binary_stdout().isatty():
         raise InvlatentError(
             "refusing to write a binary latent file to the terminal: use -o FILE or a pipe"
         )
@@ -440,7 +537,7 @@ def is_stream(dest: str | None) -> bool:
 def output_stream(dest: str | None):
     """stdout, or a character device / FIFO opened for writing; never a terminal."""
     if dest in (None, "-"):
-        f = sys.stdout.buffer
+        f = binary_stdout()
     else:
         f = open(dest, "wb")  # noqa: SIM115 (closed below; stdout is not ours to close)
     try:
@@ -452,7 +549,7 @@ def output_stream(dest: str | None):
         yield f
         f.flush()
     finally:
-        if f is not sys.stdout.buffer:
+        if dest not in (None, "-"):
             f.close()
 
 

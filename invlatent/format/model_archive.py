@@ -20,6 +20,7 @@ import zipfile
 from functools import cache
 
 from invlatent.errors import InvlatentError
+from invlatent.format import safetensors_io as sio
 
 MAX_MEMBERS = 100_000
 MAX_DEPTH = 3
@@ -45,8 +46,11 @@ def check_archive(path: str, what: str = "not a model archive") -> None:
     """Refuse ``path`` unless it is a zip archive whose every pickle is weights-only; ``what``
     says what a file that is no zip archive is not."""
     try:
+        sio.check_regular(path)  # a FIFO would wait for its writer for ever
         with open(path, "rb") as f, zipfile.ZipFile(f) as z:
             _check_zip(z, path, depth=0)
+    except sio.SafetensorsError as e:
+        raise InvlatentError(f"{path}: {e}") from None
     except InvlatentError:
         raise
     except FileNotFoundError:

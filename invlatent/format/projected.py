@@ -3,7 +3,7 @@ input's other tensors and metadata, and the step appended to the history."""
 
 from __future__ import annotations
 
-from invlatent.format.latentfile import input_hash, make_step
+from invlatent.format.latentfile import input_hash, make_step, require_finite
 from invlatent.projections import get_method, project_with_extras
 
 __all__ = ["project_latents", "projected_file"]
@@ -17,6 +17,7 @@ def project_latents(
     out, extras = project_with_extras(
         lf.action, lf.z, lf.mask, method=method, dim=dim, seed=seed, key_channel=key_channel
     )
+    require_finite(out, f"{source}: the projection {method}")
     options = {"method": method, "dim": dim, "key_channel": key_channel, "seed": seed}
     return projected_file(lf, out, extras, options, source, input_hash(lf))
 

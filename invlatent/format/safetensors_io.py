@@ -9,8 +9,10 @@ produces the same bytes for the same tensors (sorted keys, no timestamps).
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import os
+import stat
 import struct
 from dataclasses import dataclass
 from typing import BinaryIO
@@ -20,6 +22,8 @@ import numpy as np
 from invlatent.errors import InvlatentError
 
 MAX_HEADER = 100_000_000
+MAX_NDIM = 16  # axes of one tensor (numpy's own limit is 64)
+MAX_DIM = 1 << 40  # entries along one axis (an empty tensor could otherwise claim any size)
 ALIGN = 8
 
 DTYPES = {
@@ -85,6 +89,8 @@ def parse_header(prefix: bytes, total_size: int) -> Header:
         obj = json.loads(raw.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise SafetensorsError("not a safetensors file (the header is not valid JSON)") from None
+    except RecursionError:
+        raise SafetensorsError("the header's JSON is nested too deeply") from None
     if not isinstance(obj, dict):
         raise SafetensorsError("not a safetensors file (the header is not a JSON object)")
     metadata = _parse_metadata(obj.pop("__metadata__", None) or {})
@@ -107,6 +113,7 @@ def read_header(f: BinaryIO, total_size: int) -> Header:
 
 def map_file(path: str) -> tuple[Header, memoryview | bytes]:
     """Open a file lazily: parse its header and memory-map its bytes (nothing is loaded yet)."""
+    check_regular(path)
     size = os.path.getsize(path)
     with open(path, "rb") as f:
         header = read_header(f, size)
@@ -114,6 +121,21 @@ def map_file(path: str) -> tuple[Header, memoryview | bytes]:
             return header, b""
         buf = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     return header, memoryview(buf)
+
+
+def check_regular(path: str) -> None:
+    """Refuse a FIFO, socket or device where a regular file is needed: opening one could wait
+    for a writer for ever, and reading ``/dev/zero`` never ends."""
+    mode = os.stat(path).st_mode
+    if not stat.S_ISREG(mode):
+        raise SafetensorsError(f"is {special_kind(mode)}, not a regular file")
+
+
+def special_kind(mode: int) -> str:
+    """What a non-regular file is, in words, from its ``st_mode``."""
+    kinds = ((stat.S_ISFIFO, "a FIFO"), (stat.S_ISSOCK, "a socket"), (stat.S_ISDIR, "a folder"),
+             (stat.S_ISCHR, "a character device"), (stat.S_ISBLK, "a block device"))  # fmt: skip
+    return next((name for test, name in kinds if test(mode)), "not a regular file")
 
 
 def parse_bytes(data: bytes) -> Header:
@@ -194,18 +216,37 @@ def _parse_info(name: str, info) -> TensorInfo:
         dtype, shape, (start, end) = info["dtype"], info["shape"], info["data_offsets"]
     except (TypeError, KeyError, ValueError):
         raise SafetensorsError(f"tensor {name!r}: header entry is malformed") from None
-    if dtype not in DTYPES:
-        raise SafetensorsError(f"tensor {name!r}: dtype {dtype} is not supported")
-    if not all(isinstance(d, int) and d >= 0 for d in shape):
-        raise SafetensorsError(f"tensor {name!r}: bad shape {shape}")
-    if not (isinstance(start, int) and isinstance(end, int) and 0 <= start <= end):
-        raise SafetensorsError(f"tensor {name!r}: bad data offsets {[start, end]}")
-    expected = int(np.prod(shape, dtype=np.int64)) * DTYPES[dtype].itemsize
+    if not isinstance(dtype, str) or dtype not in DTYPES:
+        raise SafetensorsError(f"tensor {name!r}: dtype {_short(dtype)} is not supported")
+    if not isinstance(shape, list) or not all(_is_size(d) for d in shape):
+        raise SafetensorsError(f"tensor {name!r}: bad shape {_short(shape)} (a list of sizes >= 0)")
+    if len(shape) > MAX_NDIM or any(d > MAX_DIM for d in shape):
+        raise SafetensorsError(
+            f"tensor {name!r}: shape {_short(shape)} is over the limits "
+            f"({MAX_NDIM} axes, {MAX_DIM} entries per axis)"
+        )
+    if not (_is_size(start) and _is_size(end) and start <= end):
+        raise SafetensorsError(f"tensor {name!r}: bad data offsets {_short([start, end])}")
+    expected = math.prod(shape) * DTYPES[dtype].itemsize  # exact: no int64 overflow
     if end - start != expected:
         raise SafetensorsError(
             f"tensor {name!r}: {end - start} bytes for shape {shape} {dtype} (needs {expected})"
         )
     return TensorInfo(dtype, tuple(shape), start, end)
+
+
+def _is_size(value) -> bool:
+    """A JSON integer >= 0 (not a boolean, not a float)."""
+    return type(value) is int and value >= 0
+
+
+def _short(value) -> str:
+    """A header value for an error message, cut to one short line."""
+    try:
+        text = json.dumps(value)
+    except (RecursionError, ValueError, TypeError):
+        text = "..."
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _check_layout(tensors: dict[str, TensorInfo], data_size: int) -> None:

@@ -20,6 +20,7 @@ import numpy as np
 
 from invlatent.errors import InvlatentError
 from invlatent.format import latentfile as lfm
+from invlatent.format import safetensors_io as sio
 from invlatent.format.latentfile import LatentFile, LatentFileError
 from invlatent.ranks import Context, finish, init
 
@@ -157,7 +158,7 @@ def write_manifest(folder: str, files: list[str], rows: list[int], action, histo
 def _parse_manifest(raw: bytes, path: str) -> tuple[list[str], list[int]]:
     try:
         body = json.loads(raw.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError):
+    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
         raise LatentFileError(f"{path}: the manifest is not valid JSON") from None
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise LatentFileError(f"{path}: not a data set manifest (format must be {FORMAT!r})")
@@ -165,10 +166,16 @@ def _parse_manifest(raw: bytes, path: str) -> tuple[list[str], list[int]]:
     if not isinstance(shards, list) or not shards:
         raise LatentFileError(f"{path}: the manifest lists no shards")
     try:
-        files = [str(s["file"]) for s in shards]
-        rows = [int(s["rows"]) for s in shards]
-    except (TypeError, KeyError, ValueError):
+        files = [s["file"] for s in shards]
+        rows = [s["rows"] for s in shards]
+    except (TypeError, KeyError):
         raise LatentFileError(f"{path}: every shard needs 'file' and 'rows'") from None
+    if not all(isinstance(f, str) and f for f in files):
+        raise LatentFileError(f"{path}: every shard's 'file' must be a file name")
+    if not all(type(n) is int and 0 <= n <= sio.MAX_DIM for n in rows):
+        raise LatentFileError(
+            f"{path}: every shard's 'rows' must be a whole number from 0 to {sio.MAX_DIM}"
+        )
     if sum(rows) != body.get("rows", sum(rows)):
         raise LatentFileError(
             f"{path}: the shards hold {sum(rows)} rows, 'rows' says {body['rows']}"
@@ -233,6 +240,7 @@ def write_latents(lf, output: str | None, device: str = "cpu") -> None:
     The shards are written into a hidden folder beside ``output``, renamed when all are there.
     """
     ctx = prepare_output(output, device)
+    lfm.require_finite(lf.z, "the encoded latents z")
     if not ctx.active:
         return lfm.write(lf, output)
     parent, base = os.path.split(os.path.abspath(output))

@@ -95,13 +95,10 @@ class Plan:
 
 
 def open_source(src: str) -> Source:
-    """Open a path, or spool stdin (``-``) to disk, and check its header and shapes."""
-    if src == "-":
-        spool = lfm.spool_stdin()
-        fd, name, keep = spool.fileno(), "<stdin>", spool
-    else:
-        lfm.check_path(src)
-        fd, name, keep = os.open(src, os.O_RDONLY), src, None
+    """Open a path, or spool stdin (``-``) or a FIFO to disk, and check its header and shapes."""
+    path, keep = lfm.input_path(src)  # stdin and FIFOs are spooled to disk
+    name = "<stdin>" if src == "-" else src
+    fd = os.open(path, os.O_RDONLY) if keep is None else keep.fileno()
     size = os.fstat(fd).st_size
     with os.fdopen(os.dup(fd), "rb") as f:
         header = lfm.wrap_errors(name, sio.read_header, f, size)
@@ -253,6 +250,7 @@ def _project_pass(source: Source, p: Plan, emit: Emit | None, on_raw=None) -> No
             continue
         mask = source.rows("mask", start, stop) if lf.mask is not None else None
         out, extras = project_with_extras(lf.action, z, mask, **p.options)
+        lfm.require_finite(out, f"{source.name}: the projection {p.options['method']}", start)
         emit("z", start, out)
         for k, v in extras.items():
             emit(k, start, v)

@@ -63,8 +63,8 @@ class Action:
             if (action := family.parse(s)) is not None:
                 return action
         raise ActionError(
-            f"unknown group {text!r}: expected sn, cN or dN (e.g. c8, d4), cN:grid or dN:grid "
-            "(e.g. c4:grid), so2:FREQS (e.g. so2:0,1,1,2), o3:IRREPS or so3:IRREPS "
+            f"unknown group {str(text)[:60]!r}: expected sn, cN or dN (e.g. c8, d4), cN:grid or "
+            "dN:grid (e.g. c4:grid), so2:FREQS (e.g. so2:0,1,1,2), o3:IRREPS or so3:IRREPS "
             "(e.g. o3:16x0e+8x1o), sn*o3:IRREPS, sn*so3:IRREPS or trivial"
         )
 

@@ -25,7 +25,11 @@ import numpy as np
 
 from invlatent.errors import InvlatentError
 
-_ITEM = re.compile(r"^(?:(\d+)x)?(\d+)([eoy])$")
+_ITEM = re.compile(r"^(?:([0-9]{1,9})x)?([0-9]{1,9})([eoy])$")
+MAX_L = 10  # degree: Wigner-D and Clebsch-Gordan work grows like l^4 and beyond
+MAX_MUL = 1 << 20  # multiplicity of one irrep
+MAX_ITEMS = 4096  # irreps in one string
+MAX_DIM = 1 << 24  # D = Σ mul·(2l+1)
 
 
 class IrrepsError(InvlatentError):
@@ -79,11 +83,21 @@ def _parse(text: str) -> tuple[tuple[int, int, int], ...]:
         m = _ITEM.match(item)
         if not m:
             raise IrrepsError(
-                f"cannot read irreps {text!r}: item {item!r} is not MULxLP (e.g. 16x0e, 1o, 3x2e)"
+                f"cannot read irreps {text[:60]!r}: item {item[:30]!r} is not MULxLP "
+                "(e.g. 16x0e, 1o, 3x2e; at most 9 digits)"
             )
-        l = int(m.group(2))
+        mul, l = int(m.group(1) or 1), int(m.group(2))
+        if l > MAX_L or mul > MAX_MUL:
+            raise IrrepsError(
+                f"irreps {text[:60]!r}: item {item!r} is over the limits "
+                f"(degree l <= {MAX_L}, multiplicity <= {MAX_MUL})"
+            )
         p = {"e": 1, "o": -1, "y": (-1) ** l}[m.group(3)]
-        out.append((int(m.group(1) or 1), l, p))
+        out.append((mul, l, p))
+    if len(out) > MAX_ITEMS or sum(m * (2 * l + 1) for m, l, _ in out) > MAX_DIM:
+        raise IrrepsError(
+            f"irreps {text[:60]!r}: over the limits ({MAX_ITEMS} items, dimension {MAX_DIM})"
+        )
     return tuple(out)
 
 

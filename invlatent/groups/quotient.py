@@ -39,6 +39,9 @@ def align(action, z1, z2, mask1=None, mask2=None) -> tuple[np.ndarray, np.ndarra
     z2 = np.asarray(z2, dtype=np.float64)
     if z1.shape != z2.shape:
         raise ValueError(f"z1 and z2 must have the same shape, got {z1.shape} and {z2.shape}")
+    if len(z1) == 0:  # no pairs (a file of one row): no distances, no elements
+        n = z1.shape[1] if action.has_nodes and z1.ndim > 1 else 0
+        return np.zeros(0), action.family.sample(action, 0, np.random.default_rng(0), n)
     return action.family.align(action, z1, z2, mask1, mask2)
 
 

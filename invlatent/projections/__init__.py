@@ -16,6 +16,8 @@ array([[1., 2., 3.]], dtype=float32)
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from invlatent.errors import InvlatentError
@@ -41,6 +43,8 @@ __all__ = [
     "project_array",
     "project_with_extras",
 ]
+
+MAX_TEMPLATE_VALUES = 1 << 26  # dim × values per row of z: random templates are float64
 
 REGISTRY: dict[tuple[str, str], Method] = {
     (m.family, m.name): m
@@ -111,6 +115,11 @@ def check_options(action: Action, m: Method, shape, mask, p: Params) -> None:
     if p.dim is not None and (m.dim_help is None or p.dim < 1):
         what = f"dim must be at least 1, got {p.dim}" if m.dim_help else "dim is not used"
         raise InvlatentError(f"method {m.name}: {what}")
+    if p.dim is not None and p.dim * math.prod(shape[1:]) > MAX_TEMPLATE_VALUES:
+        raise InvlatentError(
+            f"method {m.name}: dim {p.dim} templates of {math.prod(shape[1:])} values each is "
+            f"over the limit of {MAX_TEMPLATE_VALUES} template values"
+        )
     if p.key_channel is not None:
         d = shape[-1]
         if not m.key_channel:

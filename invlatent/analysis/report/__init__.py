@@ -23,6 +23,7 @@ from invlatent.analysis.report._collect import (
 )
 from invlatent.analysis.report._figures import panels
 from invlatent.analysis.report._html import fmt, page
+from invlatent.errors import InvlatentError
 from invlatent.format.shards import read_input
 
 __all__ = ["Budget", "Settings", "build", "fmt", "html_page"]
@@ -34,6 +35,11 @@ def build(paths: list[str], settings: Settings, budget: Budget) -> tuple[dict, l
     for path in paths:
         lf = read_input(path)
         name = "stdin" if path == "-" else path
+        if len(lf) < max(3, settings.folds):  # before any progress: one line, nothing else
+            raise InvlatentError(
+                f"{name}: {len(lf)} rows; a report needs at least {max(3, settings.folds)} "
+                "(3 for a panel, one per probe fold)"
+            )
         budget.say(f"{name}: {len(lf)} rows, action {lf.action}")
         section = file_facts(path, lf)
         section["projections"] = projections(lf)

@@ -82,9 +82,9 @@ def _parse_irreps(body: str | None, original: str) -> Irreps:
     try:
         parsed = Irreps(body or "")
     except IrrepsError as e:
-        raise ActionError(f"group {original!r}: {e}") from None
+        raise ActionError(f"group {original[:60]!r}: {e}") from None
     if not parsed.dim:
-        raise ActionError(f"group {original!r}: needs irreps after ':', e.g. o3:16x0e+8x1o")
+        raise ActionError(f"group {original[:60]!r}: needs irreps after ':', e.g. o3:16x0e+8x1o")
     return parsed
 
 

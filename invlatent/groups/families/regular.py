@@ -12,7 +12,8 @@ from invlatent.groups import quotient, transforms
 from invlatent.groups.action import Action
 from invlatent.groups.family import Family, register
 
-_FINITE = re.compile(r"^([cd])(\d+)(:grid)?$")
+_FINITE = re.compile(r"^([cd])([0-9]{1,12})(:grid)?$")
+MAX_ORDER = 1024  # N of cN/dN: element tables hold |G|² entries
 
 
 class Regular(Family):
@@ -36,6 +37,8 @@ class Regular(Family):
     def problem(self, action) -> str | None:
         if action.order < 2:
             return f"group {self.format(action)!r}: the order N must be at least 2"
+        if action.order > MAX_ORDER:
+            return f"group {self.format(action)!r}: the order N must be at most {MAX_ORDER}"
         return None
 
     def group_size(self, action) -> int:

@@ -3,11 +3,17 @@ kθ; ``g`` holds the angle θ."""
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 
 from invlatent.groups import quotient, transforms
 from invlatent.groups.action import Action, ActionError
 from invlatent.groups.family import Family, register
+
+_FREQ = re.compile(r"^([0-9]{1,12})(?:x([0-9]{1,12}))?$")
+MAX_FREQ = 1 << 20  # the largest frequency k
+MAX_FREQS = 1 << 20  # frequencies in one action (D <= 2·MAX_FREQS)
 
 
 class Rotations2d(Family):
@@ -55,15 +61,22 @@ class Rotations2d(Family):
 
 
 def _parse_freqs(body: str, original: str) -> tuple[int, ...]:
-    """Parse ``0,1,1,2`` or the multiplicity form ``0x1,1x2,2x1`` into a frequency tuple."""
+    """Parse ``0,1,1,2`` or the multiplicity form ``0x1,1x2,2x1`` into a frequency tuple, each
+    count checked against the limits before the tuple is built."""
     freqs: list[int] = []
     for part in filter(None, body.split(",")):
-        freq, _, mult = part.partition("x")
-        if not freq.isdigit() or (mult and not mult.isdigit()):
-            raise ActionError(f"group {original!r}: cannot read frequency {part!r}")
-        freqs += [int(freq)] * (int(mult) if mult else 1)
+        m = _FREQ.match(part)
+        if not m:
+            raise ActionError(f"group {original[:60]!r}: cannot read frequency {part[:30]!r}")
+        freq, mult = int(m.group(1)), int(m.group(2) or 1)
+        if freq > MAX_FREQ or len(freqs) + mult > MAX_FREQS:
+            raise ActionError(
+                f"group {original[:60]!r}: over the limits (frequencies <= {MAX_FREQ}, "
+                f"at most {MAX_FREQS} of them)"
+            )
+        freqs += [freq] * mult
     if not freqs:
-        raise ActionError(f"group {original!r}: so2 needs frequencies, e.g. so2:0,1,1,2")
+        raise ActionError(f"group {original[:60]!r}: so2 needs frequencies, e.g. so2:0,1,1,2")
     return tuple(freqs)
 
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from invlatent.errors import InvlatentError
+from invlatent.format.arrays import check_inflation
 
 SPLIT_NAMES = ["train", "val", "test"]
 SPLIT_CODES = {"train": 0, "val": 1, "test": 2}
@@ -145,6 +146,7 @@ def _resize(x: np.ndarray, size: int) -> np.ndarray:
 
 def load_npz(path: str) -> ImageData:
     """An ``.npz`` with ``x`` (n, H, W), (n, H, W, C) or (n, C, H, W), ``y``, optional ``split``."""
+    check_inflation(path)
     try:
         z = np.load(path, allow_pickle=False)
         arrays = {k: z[k] for k in z.files}
@@ -158,6 +160,9 @@ def load_npz(path: str) -> ImageData:
         raise InvlatentError(
             f"{path}: 'y' must hold one integer label per image, got {y.dtype} {list(y.shape)}"
         )
+    if x.dtype.kind in "fc" and not np.isfinite(x).all():
+        bad = int(np.argmin(np.isfinite(x.reshape(len(x), -1)).all(axis=1)))
+        raise InvlatentError(f"{path}: 'x' holds NaN or Inf (image {bad})")
     split = arrays.get("split")
     if split is not None and split.shape != y.shape:
         raise InvlatentError(f"{path}: 'split' must have one entry per image")
