@@ -157,6 +157,8 @@ def cli_errors(fn):
             _silence_stdout()
             raise typer.Exit(0) from None
         except OSError as e:  # a missing file, a full disk, a closed stream, a name too long
+            if e.filename is None:  # a stream (stdout on /dev/full): its buffer is dropped, so
+                _silence_stdout()  # that the flush at exit cannot fail a second time
             name = e.filename if e.filename is not None else "<output>"
             fail(f"{name}: {(e.strerror or str(e)).lower()}")
 
