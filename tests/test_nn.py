@@ -49,6 +49,19 @@ def test_every_method_gives_the_clis_values(rng, group, method):
         assert np.abs(out.numpy() - ref).max() <= 1e-5 * scale, (group, method)
 
 
+@pytest.mark.parametrize("key_channel", [None, 2])
+def test_the_tensor_node_order_is_numpys_with_ties_and_padding(rng, key_channel):
+    """The one twin (docs/projections.md): a tensor's node order comes from stable argsorts,
+    numpy's from an argsort plus a lexsort of tied rows; small integers make many ties."""
+    z = rng.integers(0, 3, (40, 6, 3)).astype(np.float32)
+    mask = rng.random((40, 6)) < 0.7
+    for m in (None, mask):
+        ref = project_array("sn", z, m, method="sort", key_channel=key_channel)
+        module = Projection("sn", "sort", key_channel=key_channel)
+        out = module(torch.from_numpy(z), None if m is None else torch.from_numpy(m))
+        assert np.array_equal(out.numpy(), ref)
+
+
 @pytest.mark.parametrize("group,method", DIFFERENTIABLE)
 def test_gradcheck_in_float64(rng, group, method):
     z, mask = _tensors(group, rng, b=2, dtype=torch.float64)
