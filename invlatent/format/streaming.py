@@ -34,6 +34,7 @@ from invlatent.format import shards
 from invlatent.format.latentfile import LatentFile, LatentFileError
 from invlatent.format.projected import projected_file
 from invlatent.projections import get_method, project_with_extras
+from invlatent.ranks import Context, finish
 
 DEFAULT_CHUNK_MB = 64
 COPY_BLOCK = 1 << 24
@@ -151,7 +152,9 @@ def project_dataset(src: str, dest: str | None, method: str, **kw) -> list[str]:
     """Project every shard of a data set into folder ``dest``, with its own manifest.
 
     The shards are written into a hidden folder beside ``dest``, renamed to ``dest`` at the end
-    (which must not exist, or be an empty folder); an error removes the hidden folder.
+    (which must not exist, or be an empty folder); an error removes the hidden folder. Under
+    torchrun, rank r projects shards r, r + N, … into one shared hidden folder and rank 0 writes
+    the manifest once every rank is done: the same folder, byte for byte, as one process.
     """
     if dest in (None, "-"):
         raise InvlatentError(f"{src}: a sharded data set is projected into a folder: use -o DIR")
@@ -160,27 +163,61 @@ def project_dataset(src: str, dest: str | None, method: str, **kw) -> list[str]:
     parent = os.path.dirname(os.path.abspath(dest))
     if not os.path.isdir(parent):
         raise InvlatentError(f"{dest}: folder {parent} does not exist")
-    tmp = tempfile.mkdtemp(prefix=f".{os.path.basename(dest)}.", suffix=".part", dir=parent)
+    ctx = shards.prepare_output(dest)
+    try:
+        return _project_shards(ds, dest, parent, ctx, method, kw)
+    finally:
+        if ctx.active:
+            finish()
+
+
+def _project_shards(ds, dest: str, parent: str, ctx: Context, method: str, kw: dict) -> list[str]:
+    """This rank's shards into the hidden folder; rank 0 names it ``dest`` when all are there."""
+    tmp = _hidden_folder(ctx, dest, parent)
     try:
         names = [os.path.basename(f) for f in ds.shards]
-        for shard, name in zip(ds.shards, names, strict=True):
-            project_file(shard, os.path.join(tmp, name), method, label=name, **kw)
-        opts = {k: v for k, v in kw.items() if k in ("dim", "key_channel")}
-        step = lfm.make_step(
-            "project",
-            {"method": method, **opts},
-            inputs=[(os.path.basename(ds.source), lfm.sha256_of(ds.identity))],
-            seed=kw.get("seed"),
-        )
-        action = get_method(ds.action, method).output_action(ds.action)
-        history = [*ds.shells[0].history, step]
-        manifest = shards.write_manifest(tmp, names, ds.rows, action, history)
-        os.chmod(tmp, 0o777 & ~lfm.umask())
-        os.replace(tmp, dest)
+        for i, (shard, name) in enumerate(zip(ds.shards, names, strict=True)):
+            if i % ctx.world == ctx.rank:
+                project_file(shard, os.path.join(tmp, name), method, label=name, **kw)
+        ctx.barrier()
+        manifests = [_finish_folder(ds, tmp, dest, names, method, kw)] if ctx.is_main else []
+        ctx.barrier()
     except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+        if ctx.is_main:
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
-    return [manifest]
+    return manifests
+
+
+def _hidden_folder(ctx: Context, dest: str, parent: str) -> str:
+    """A fresh hidden folder beside ``dest``: a unique one for one process, one shared name
+    (made by rank 0) under torchrun."""
+    base = os.path.basename(dest)
+    if not ctx.active:
+        return tempfile.mkdtemp(prefix=f".{base}.", suffix=".part", dir=parent)
+    tmp = os.path.join(parent, f".{base}.part")
+    if ctx.is_main:
+        shutil.rmtree(tmp, ignore_errors=True)
+        os.makedirs(tmp)
+    ctx.barrier()
+    return tmp
+
+
+def _finish_folder(ds, tmp: str, dest: str, names: list[str], method: str, kw: dict) -> str:
+    """Write the manifest (with the project step in its history) and rename the folder."""
+    opts = {k: v for k, v in kw.items() if k in ("dim", "key_channel")}
+    step = lfm.make_step(
+        "project",
+        {"method": method, **opts},
+        inputs=[(os.path.basename(ds.source), lfm.sha256_of(ds.identity))],
+        seed=kw.get("seed"),
+    )
+    action = get_method(ds.action, method).output_action(ds.action)
+    history = [*ds.shells[0].history, step]
+    manifest = shards.write_manifest(tmp, names, ds.rows, action, history)
+    os.chmod(tmp, 0o777 & ~lfm.umask())
+    os.replace(tmp, dest)
+    return manifest
 
 
 def _to_file(source: Source, p: Plan, dest: str) -> None:
