@@ -12,7 +12,6 @@ from __future__ import annotations
 import array_api_compat
 import numpy as np
 
-
 NUMPY_IS_ARRAY_API = int(np.__version__.split(".")[0]) >= 2
 
 
