@@ -349,8 +349,9 @@ def _step_problem(step) -> str | None:
     if not isinstance(step, dict):
         return f"a history step must be a JSON object, got {json.dumps(step)[:40]}"
     for name, kind in STEP_FIELDS.items():
-        if name in step and not isinstance(step[name], kind) or step.get(name) is True:
-            return f"the step's {name!r} has the wrong type ({type(step[name]).__name__})"
+        value = step.get(name)
+        if name in step and (not isinstance(value, kind) or isinstance(value, bool)):
+            return f"the step's {name!r} has the wrong type ({type(value).__name__})"
     if not isinstance(step.get("options", {}).get("method", ""), str):
         return "the step's method must be a string"
     if not all(isinstance(i, dict) for i in step.get("inputs", [])):
