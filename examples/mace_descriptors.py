@@ -21,6 +21,9 @@ string read from the model. ``evaluate`` encodes the held-out molecules three ti
   --descriptor_aggregation_method mean`` give them),
 - (b) invlatent's invariants of the full descriptors: ``norm``, ``power``, ``norm-sum``,
   ``bispectrum`` (per-node invariants, nodes sorted: one fixed-shape vector per molecule),
+- two controls: (a') the ``0e`` columns with the nodes sorted (invlatent's ``sn`` ``sort``)
+  instead of averaged, (b') the ``0e`` columns beside the norms of the ``l > 0`` channels,
+  averaged over atoms (what a MACE user could add without invlatent),
 
 and probes each with ridge and kNN (5-fold CV, R² per target), reporting the mean over the
 three seeds with the probe's 95 % interval of seed 0 and the spread over seeds, as a Markdown
@@ -141,16 +144,29 @@ def train(out: str, minutes: float = 8.0, batch_size: int = 16, seed: int = 0) -
 
 
 def _features(lf) -> dict:
-    """(a) MACE's invariant-only mean descriptors and (b) invlatent's projections of ``lf``."""
+    """(a) MACE's invariant-only mean descriptors, (b) invlatent's projections of ``lf``, and two
+    controls that separate pooling from the l > 0 channels: (a') the same ``0e`` columns with
+    the nodes sorted instead of averaged, (b') the ``0e`` columns and the norms of every
+    ``l > 0`` channel, averaged over atoms."""
     import invlatent
     from invlatent.groups.irreps import Irreps
 
     irreps = Irreps(str(lf.action).split(":", 1)[1])
-    scalars = np.concatenate([np.arange(s.start, s.stop) for _, deg, p, s in irreps.blocks()
-                              if deg == 0 and p == 1])  # fmt: skip
+    b, n, _ = lf.z.shape
+    scalars, norms = [], []
+    for mul, deg, parity, cols in irreps.blocks():
+        block = lf.z[..., cols].reshape(b, n, mul, 2 * deg + 1)
+        if deg == 0 and parity == 1:
+            scalars.append(block[..., 0])
+        else:
+            norms.append(np.linalg.norm(block, axis=-1))
     m = lf.mask[..., None]
-    mean0e = (lf.z[..., scalars] * m).sum(1) / m.sum(1)
-    feats = {"MACE invariants, mean (a)": mean0e}
+    node0e = np.concatenate(scalars, -1)
+    feats = {
+        "MACE invariants, mean (a)": (node0e * m).sum(1) / m.sum(1),
+        "MACE invariants, nodes sorted (a')": invlatent.project(node0e, "sn", "sort", mask=lf.mask),
+        "0e + l>0 norms, mean (b')": (np.concatenate([node0e, *norms], -1) * m).sum(1) / m.sum(1),
+    }
     for method in METHODS:
         feats[f"{method} (b)"] = invlatent.project(lf.z, lf.action, method, mask=lf.mask)
     return feats
