@@ -267,6 +267,10 @@ def test_images_with_nan_are_not_encoded_into_nan_latents(cli, tmp_path):
     r = cli("encode", tmp_path / "m.pt", tmp_path / "x.npz", "-o", tmp_path / "z.st")
     assert_one_line_error(r, "x.npz", "NaN")
     assert not (tmp_path / "z.st").exists()
+    x[2, 3, 3] = 0.5
+    np.savez(tmp_path / "x.npz", x=x, y=np.arange(6) % 2)
+    r = cli("encode", tmp_path / "m.pt", tmp_path / "x.npz", "--rotate", "angles=nan", "-o", "-")
+    assert_one_line_error(r, "finite")  # the angles would be written into g
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,8 @@ def write_latents(lf, output: str | None, device: str = "cpu") -> None:
     """
     ctx = prepare_output(output, device)
     lfm.require_finite(lf.z, "the encoded latents z")
+    if lf.g is not None:
+        lfm.require_finite(lf.g, "the group elements g")
     if not ctx.active:
         return lfm.write(lf, output)
     parent, base = os.path.split(os.path.abspath(output))

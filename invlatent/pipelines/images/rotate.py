@@ -27,21 +27,22 @@ class RotateSpec:
 
 
 def parse_rotate(text: str) -> RotateSpec:
-    """Parse ``none``, ``random``, ``cN`` (N >= 1) or ``angles=a,b,...`` (degrees)."""
+    """Parse ``none``, ``random``, ``cN`` (1 <= N <= 2^20) or ``angles=a,b,...`` (degrees)."""
     s = str(text).strip().lower().replace(" ", "")
     if s in ("none", "random"):
         return RotateSpec(s)
-    if s.startswith("c") and s[1:].isdigit() and int(s[1:]) >= 1:
+    if s.startswith("c") and s[1:].isascii() and s[1:].isdigit() and 1 <= int(s[1:]) <= 1 << 20:
         return RotateSpec("cyclic", order=int(s[1:]))
     if s.startswith("angles="):
         try:
             degs = [float(a) for a in s[len("angles=") :].split(",") if a]
         except ValueError:
             degs = []
-        if degs:
+        if degs and np.isfinite(degs).all():
             return RotateSpec("angles", angles=tuple(np.radians(degs).tolist()))
     raise InvlatentError(
-        f"rotate {text!r}: expected none, random, cN (e.g. c8) or angles=A,B,... in degrees"
+        f"rotate {str(text)[:60]!r}: expected none, random, cN (e.g. c8, N up to 2^20) or "
+        "angles=A,B,... in degrees (finite numbers)"
     )
 
 
