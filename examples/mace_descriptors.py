@@ -6,7 +6,7 @@ Three steps, in two environments (mace-torch pins e3nn 0.4.4; pin torch==2.13.0 
 
     python3 -m venv /tmp/mace && /tmp/mace/bin/pip install torch==2.13.0 mace-torch
     .venv/bin/python examples/mace_descriptors.py data out/mace      # QM9 subset -> extxyz
-    /tmp/mace/bin/python examples/mace_descriptors.py train out/mace # small MACE on u0 (CPU)
+    /tmp/mace/bin/python examples/mace_descriptors.py train out/mace 16   # MACE on u0, minutes
     .venv/bin/python examples/mace_descriptors.py evaluate out/mace  # probes, 3 pose seeds
 
 ``data`` writes a seeded stratified QM9 sample (``--limit``): its train-split molecules for
@@ -223,4 +223,7 @@ def render(results: dict) -> str:
 
 if __name__ == "__main__":
     step, folder = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "out/mace"
-    {"data": data, "train": train, "evaluate": evaluate}[step](folder)
+    if step == "train" and len(sys.argv) > 3:
+        train(folder, minutes=float(sys.argv[3]))  # train DIR MINUTES
+    else:
+        {"data": data, "train": train, "evaluate": evaluate}[step](folder)
