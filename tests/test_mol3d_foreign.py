@@ -154,6 +154,7 @@ def test_an_onnx_encoder_of_positions_and_numbers(cli, tmp_path, files):
     assert json.loads(r.stdout_bytes)["max_error"] < 1e-5
 
 
+@pytest.mark.slow  # 6 s here, most of it importing e3nn (torch._dynamo); 18 s under load
 def test_the_e3nn_recipe_is_equivariant_in_its_own_irreps_order(cli, tmp_path, files):
     spec = importlib.util.spec_from_file_location(
         "e3nn_encoder", Path(__file__).parents[1] / "examples" / "e3nn_encoder.py"
