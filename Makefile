@@ -13,6 +13,9 @@ $(STAMP): pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet --no-compile torch==2.13.0
 	$(BIN)/pip install --quiet --no-compile -e '.[all]'
+	@# e2cnn for the regular-field recipe's test (skipped without it): pure Python, kept only if
+	@# it installs beside the pins
+	-$(BIN)/pip install --quiet --no-compile e2cnn==0.2.3
 	@# pip compiles on one core; this uses them all (files Python cannot parse are skipped)
 	-$(BIN)/python -m compileall -qq -j 0 $(VENV)/lib
 	touch $(STAMP)
