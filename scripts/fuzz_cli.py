@@ -601,12 +601,15 @@ def _child(case: Case, work: str, use_exec: bool) -> None:
         except BaseException:
             traceback.print_exc()
             code = 1
-        try:
-            sys.stdout.flush()
+        try:  # what the interpreter does at exit: a failing flush is exit status 120
+            if sys.stdout is not None:
+                sys.stdout.flush()
         except BaseException:
             traceback.print_exc()
             code = 120
     finally:
+        with contextlib.suppress(BaseException):
+            sys.stderr.flush()  # the traceback, if any, must reach the file before _exit
         os._exit(code)
 
 
@@ -624,17 +627,19 @@ def _redirect(case: Case, work: str) -> None:
     else:
         dest = "/dev/full" if case.stdout == "full" else "stdout"
         os.dup2(os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_TRUNC), 1)
-    sys.stdin, sys.stdout, sys.stderr = (_std(0, "r"), _std(1, "w"), _std(2, "w"))
+    sys.stdin, sys.stdout, sys.stderr = _std(0, "r"), _std(1, "w"), _std(2, "w", line=True)
 
 
-def _std(fd: int, mode: str):
-    """A fresh standard stream on ``fd`` as Python makes one (None when the fd is closed), so a
-    parent that captured its own (a test runner) does not swallow the child's output."""
+def _std(fd: int, mode: str, line: bool = False):
+    """A fresh standard stream on ``fd`` as Python makes one (None when the fd is closed; stderr
+    line-buffered), so a parent that captured its own (a test runner) does not swallow the
+    child's output."""
     try:
         os.fstat(fd)
     except OSError:
         return None
-    return open(fd, mode, closefd=False, encoding="utf-8", errors="backslashreplace")
+    return open(fd, mode, buffering=1 if line else -1, closefd=False, encoding="utf-8",
+                errors="backslashreplace")  # fmt: skip
 
 
 def _watch(pid: int, timeout: float, rss_limit: int) -> tuple[str | None, int]:
