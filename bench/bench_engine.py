@@ -32,6 +32,7 @@ import tempfile
 import time
 
 import numpy as np
+from _results import run_child as launch
 from _results import save
 
 from invlatent.format import latentfile as lfm
@@ -45,14 +46,6 @@ TINY_ROWS = 1000
 C8_CASES = {"pool-max": ("max", 1.5), "pool-mean": ("mean", 1.5), "power": ("max", 5.0),
             "bispectrum": ("max", 5.0), "canonical": ("max", 5.0)}  # fmt: skip
 O3 = "16x0e+8x1o+4x2e"
-
-LAUNCH = (
-    "import os, subprocess, sys, time\n"
-    "t = time.perf_counter()\n"
-    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-    "_, status, usage = os.wait4(p.pid, 0)\n"
-    "print(time.perf_counter() - t, usage.ru_maxrss * 1024, status)"
-)
 
 
 def write_latents(path: str, action: str, rows: int, seed: int = 0) -> None:
@@ -70,14 +63,10 @@ def write_latents(path: str, action: str, rows: int, seed: int = 0) -> None:
 
 
 def run_child(cmd: list[str], drop_cache: bool) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one command."""
+    """Wall seconds and peak RSS (bytes) of one command, after dropping the page cache if asked."""
     if drop_cache:
         subprocess.run(["sh", "-c", "sync; echo 1 > /proc/sys/vm/drop_caches"], check=True)
-    res = subprocess.run([sys.executable, "-c", LAUNCH, *cmd], capture_output=True, text=True)
-    wall, peak, status = res.stdout.split()
-    if status != "0":
-        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr}")
-    return float(wall), int(peak)
+    return launch(cmd)
 
 
 def marginal(cmd, big: str, tiny: str | None, out: str, repeats: int, drop: bool) -> dict:

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import numpy as np
-from _results import save
+from _results import run_child, save
 
 from invlatent.format import latentfile
 from invlatent.format.latentfile import LatentFile
@@ -39,26 +39,6 @@ def best(fn, repeats: int = 3) -> float:
         fn()
         times.append(time.perf_counter() - t)
     return min(times)
-
-
-# A small launcher measures its child: ru_maxrss survives exec, so a child forked straight from
-# this (large) process would report this process's memory.
-LAUNCH = (
-    "import os, subprocess, sys, time\n"
-    "t = time.perf_counter()\n"
-    "p = subprocess.Popen(sys.argv[1:], stdout=subprocess.DEVNULL)\n"
-    "_, status, usage = os.wait4(p.pid, 0)\n"
-    "print(time.perf_counter() - t, usage.ru_maxrss * 1024, status)"
-)
-
-
-def run_child(cmd: list[str]) -> tuple[float, float]:
-    """Wall seconds and peak RSS in bytes of one command."""
-    res = subprocess.run([sys.executable, "-c", LAUNCH, *cmd], capture_output=True, text=True)
-    wall, peak, status = res.stdout.split()
-    if status != "0":
-        raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr}")
-    return float(wall), float(peak)
 
 
 def bench_sort(rng, folder: str) -> dict:
