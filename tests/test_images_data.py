@@ -39,6 +39,25 @@ def test_digits_upsampled_keeps_labels_and_range():
         load_data("digits:7")
 
 
+def test_digits_are_scikit_learns_without_importing_it():
+    """The digits come from scikit-learn's own file, read directly (importing scikit-learn costs
+    2 s of start-up); checked in a fresh process, where no other test has imported it."""
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; from invlatent.pipelines.images.data import load_data; "
+        "load_data('digits'); print('sklearn' in sys.modules)"
+    )
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert out.stdout.strip() == "False", out.stderr
+    from sklearn.datasets import load_digits
+
+    ref, ours = load_digits(), load_data("digits")
+    np.testing.assert_array_equal(ours.x[:, 0] * 16, ref.images)
+    np.testing.assert_array_equal(ours.labels, ref.target)
+
+
 def test_stratified_split_takes_the_fraction_of_every_class():
     y = np.repeat(np.arange(4), [10, 20, 30, 40])
     split = stratified_split(y, 0.2, 3)

@@ -124,14 +124,28 @@ def load_mnist5k() -> ImageData:
 
 def load_digits(size: int = 8) -> ImageData:
     """scikit-learn's 1,797 8×8 digits, optionally upsampled (bilinear) to ``size``×``size``."""
-    from sklearn.datasets import load_digits as sk_digits
-
-    d = sk_digits()
-    x = (d.images / 16.0).astype(np.float32)[:, None]
+    images, target = _sklearn_digits()
+    x = (images / 16.0).astype(np.float32)[:, None]
     if size != 8:
         x = _resize(x, size)
     name = "digits" if size == 8 else f"digits:{size}"
-    return _finish(x, d.target.astype(np.int64), None, name, [str(i) for i in range(10)])
+    return _finish(x, target, None, name, [str(i) for i in range(10)])
+
+
+def _sklearn_digits() -> tuple[np.ndarray, np.ndarray]:
+    """The digits (float64 8×8 images, int64 labels) read from the file scikit-learn ships,
+    without importing scikit-learn (2 s of start-up for every ``encode``/``train`` on digits);
+    through ``sklearn.datasets.load_digits`` where that file is not where it has always been."""
+    spec = importlib.util.find_spec("sklearn")
+    for folder in (spec.submodule_search_locations or []) if spec else []:
+        path = os.path.join(folder, "datasets", "data", "digits.csv.gz")
+        if os.path.isfile(path):
+            table = np.loadtxt(path, delimiter=",")
+            return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+    from sklearn.datasets import load_digits as sk_digits
+
+    d = sk_digits()
+    return d.images, d.target.astype(np.int64)
 
 
 def _resize(x: np.ndarray, size: int) -> np.ndarray:
