@@ -23,6 +23,7 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 
 import numpy as np
@@ -275,22 +276,33 @@ def _project_pass(source: Source, p: Plan, emit: Emit | None, on_raw=None) -> No
     """Project ``z`` chunk by chunk; ``emit`` gets each computed tensor's rows."""
     lf = source.lf
     buf = None
-    for start in range(0, len(lf), p.chunk_rows):
-        stop = min(len(lf), start + p.chunk_rows)
-        z, buf = source.rows_into("z", start, stop, buf)  # used up before the next read
-        if on_raw is not None:
-            on_raw(z.data.cast("B") if z.size else b"")
-            if not lfm.all_finite(z):
-                row = start + int(np.argmin(np.isfinite(z.reshape(len(z), -1)).all(axis=1)))
-                raise LatentFileError(f"{source.name}: z contains NaN or Inf (row {row})")
-        if emit is None:
-            continue
-        mask = source.rows("mask", start, stop) if lf.mask is not None else None
-        out, extras = project_with_extras(lf.action, z, mask, **p.options)
-        lfm.require_finite(out, f"{source.name}: the projection {p.options['method']}", start)
-        emit("z", start, out)
-        for k, v in extras.items():
-            emit(k, start, v)
+    with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps the projection
+        for start in range(0, len(lf), p.chunk_rows):
+            stop = min(len(lf), start + p.chunk_rows)
+            z, buf = source.rows_into("z", start, stop, buf)  # used up before the next read
+            raw = z.data.cast("B") if z.size else b""
+            hashed = hasher.submit(on_raw, raw) if on_raw is not None else None
+            try:
+                _project_chunk(source, p, emit, z, start, check=on_raw is not None)
+            finally:
+                if hashed is not None:
+                    hashed.result()  # in order, and before ``buf`` is read into again
+
+
+def _project_chunk(source: Source, p: Plan, emit: Emit | None, z, start: int, check: bool):
+    """Check one chunk of ``z`` for NaN/Inf (on the checking pass) and emit its projection."""
+    if check and not lfm.all_finite(z):
+        row = start + int(np.argmin(np.isfinite(z.reshape(len(z), -1)).all(axis=1)))
+        raise LatentFileError(f"{source.name}: z contains NaN or Inf (row {row})")
+    if emit is None:
+        return
+    stop = start + len(z)
+    mask = source.rows("mask", start, stop) if source.lf.mask is not None else None
+    out, extras = project_with_extras(source.lf.action, z, mask, **p.options)
+    lfm.require_finite(out, f"{source.name}: the projection {p.options['method']}", start)
+    emit("z", start, out)
+    for k, v in extras.items():
+        emit(k, start, v)
 
 
 def _copy(source: Source, name: str, emit: Emit | None, p: Plan, on_raw=None) -> None:
