@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 
 RESULTS = os.path.join("bench", "results")
 
@@ -37,3 +38,13 @@ def run_child(cmd: list[str]) -> tuple[float, int]:
     if status != "0":
         raise SystemExit(f"{' '.join(cmd)} failed: {res.stderr}")
     return float(wall), int(peak)
+
+
+def best(fn, repeats: int = 3) -> float:
+    """Minimum wall time of ``fn()`` over a few runs (least disturbed by other jobs)."""
+    times = []
+    for _ in range(repeats):
+        t = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t)
+    return min(times)

@@ -29,11 +29,10 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+from _results import best, save
 from _results import run_child as launch
-from _results import save
 
 from invlatent.format import latentfile as lfm
 from invlatent.format import safetensors_io as sio
@@ -170,15 +169,6 @@ def _sha256(path: str) -> str:
     """The input hash every projected file records (a floor under the engine's cost)."""
     with open(path, "rb") as f:
         return hashlib.file_digest(f, "sha256").hexdigest()
-
-
-def best(fn, repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def table(rows: list[dict], o3r: dict | None) -> str:

@@ -20,7 +20,7 @@ import tempfile
 import time
 
 import numpy as np
-from _results import run_child, save
+from _results import best, run_child, save
 
 from invlatent.format import latentfile
 from invlatent.format.latentfile import LatentFile
@@ -29,16 +29,6 @@ from invlatent.projections import methods_for, project_array
 
 QM9 = (130_000, 29, 8)
 C8 = (100_000, 32, 8)
-
-
-def best(fn, repeats: int = 3) -> float:
-    """Minimum wall time of ``fn()`` over a few runs (least disturbed by other jobs)."""
-    times = []
-    for _ in range(repeats):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
 
 
 def bench_sort(rng, folder: str) -> dict:
