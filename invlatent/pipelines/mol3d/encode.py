@@ -53,11 +53,7 @@ def encode_checkpoint(
     if geo.rejected:
         say(f"invlatent: {data}: unreadable rows {dict(geo.rejected)}")
     check_species(geo, config["model"]["species"], data)
-    geo = geo.take(np.repeat(np.arange(len(geo)), copies))
-    rot, perm = _poses(geo, rotate, permute, seed)
-    share = ranks.from_env().share(len(geo))  # under torchrun: this rank's rows
-    rot, perm = (None if a is None else a[share] for a in (rot, perm))
-    moved = posed(geo.take(share), rot, perm)
+    moved, rot, perm = _posed_share(geo, copies, rotate, permute, seed)
     z = run(net, moved.pos, moved.species, moved.mask, [layer], batch_size)[layer]
     options = dict(
         rotate=rotate,
@@ -101,11 +97,7 @@ def encode_foreign(
     action = structure_action(group)
     fn = load_structure_encoder(model, onnx)
     geo = load_geometries(data, limit, split, labels)
-    geo = geo.take(np.repeat(np.arange(len(geo)), copies))
-    rot, perm = _poses(geo, rotate, permute, seed)
-    share = ranks.from_env().share(len(geo))  # under torchrun: this rank's rows
-    rot, perm = (None if a is None else a[share] for a in (rot, perm))
-    moved = posed(geo.take(share), rot, perm)
+    moved, rot, perm = _posed_share(geo, copies, rotate, permute, seed)
     z = run_structures(fn, moved, action, model)
     say(f"encoded {len(moved)} structures of {data} into z {list(z.shape)} ({action})")
     options = dict(rotate=rotate, copies=copies, permute=permute, split=split, limit=limit)
@@ -129,6 +121,16 @@ def _check_options(rotate, copies, permute, layer, batch_size, device) -> None:
     check_at_least(copies=(copies, 1), batch_size=(batch_size, 1))
     if device != "cpu":
         raise InvlatentError(f"device {device}: 3-D models encode on cpu only")
+
+
+def _posed_share(geo: Geometries, copies: int, rotate: str, permute: str, seed: int):
+    """This rank's rows (all of them in one process) of ``copies`` copies of every molecule,
+    moved into their seeded poses, with the rotations and permutations applied to them."""
+    geo = geo.take(np.repeat(np.arange(len(geo)), copies))
+    rot, perm = _poses(geo, rotate, permute, seed)
+    share = ranks.from_env().share(len(geo))  # under torchrun: this rank's rows
+    rot, perm = (None if a is None else a[share] for a in (rot, perm))
+    return posed(geo.take(share), rot, perm), rot, perm
 
 
 def _poses(geo: Geometries, rotate: str, permute: str, seed: int):
