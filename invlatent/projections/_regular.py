@@ -19,12 +19,12 @@ from invlatent import groups
 from invlatent.projections._base import (
     Method,
     Params,
-    complex_columns,
     flat,
     rowwise_matmul,
+    small_matmul,
     template_rng,
 )
-from invlatent.projections._xp import asarray, namespace, take, to_numpy
+from invlatent.projections._xp import asarray, constant, is_numpy, namespace, take, to_numpy
 
 
 def pool_max(action, z, mask, p):
@@ -47,8 +47,8 @@ def power(action, z, mask, p):
     """Fourier amplitude per field and frequency (dN: min and max over the two halves)."""
     xp = namespace(z)
     if not action.reflections:
-        return flat(xp.abs(xp.fft.rfft(z, axis=-1))), {}
-    amp = xp.abs(xp.fft.rfft(_halves(z, action.order), axis=-1))  # (b, F, 2, N//2+1)
+        return flat(_amplitude(_dft(z, action.order))), {}
+    amp = _amplitude(_dft(_halves(z, action.order), action.order))  # (b, F, 2, N//2+1)
     pair = xp.stack([xp.min(amp, axis=2), xp.max(amp, axis=2)], axis=2)
     return flat(pair), {}
 
@@ -72,20 +72,78 @@ def _cyclic_bispectrum(z, n):
     The amplitudes are implied by the products; they are stored so that a linear read-out gets
     them directly (docs/projections.md, "Complete invariants and linear probes")."""
     xp = namespace(z)
-    x = xp.fft.fft(z, axis=-1)  # (b, F, N), complex64 for float32 z (numpy >= 2)
-    xr = xp.mean(x, axis=1)
-    k = np.arange(n // 2 + 1)
-    xk = xp.concat([xr[:, None, : len(k)], x[:, :, : len(k)]], axis=1)  # (b, F+1, K)
-    ur = _unit(xr)
-    t = xk * (ur[:, 1:2] * xp.conj(take(ur, (k + 1) % n, axis=1)))[:, None, :]
-    parts = [flat(xp.abs(xk)), xp.real(t[:, :, 0]), complex_columns(t[:, :, 1:])]
-    return xp.concat(parts, axis=1)
+    x = _dft(z, n)  # (b, F, K, 2)
+    xr = _field_sum(x) / z.shape[1]  # the mean field's spectrum (b, K, 2)
+    c = _reference_phases(xr, n)  # (b, K, 2)
+    tr = _times(xr, c)
+    t = xp.matmul(z, _rotated_dft(c, n)).reshape(x.shape)  # X_f(k)·c(k), one product per row
+    parts = [_amplitude(xr), flat(_amplitude(x)), tr[:, :1, 0], t[:, :, 0, 0]]
+    return xp.concat([*parts, flat(tr[:, 1:]), flat(t[:, :, 1:])], axis=1)
+
+
+def _times(a, b):
+    """The product of complex numbers stored as (..., 2) real pairs."""
+    xp = namespace(a, b)
+    re = a[..., 0] * b[..., 0] - a[..., 1] * b[..., 1]
+    return xp.stack([re, a[..., 0] * b[..., 1] + a[..., 1] * b[..., 0]], axis=-1)
+
+
+def _rotated_dft(c, n):
+    """Per row the DFT matrix with frequency k multiplied by c(k): (b, N, 2K), so that a row's
+    fields times it are X_f(k)·c(k) (a batched product of one fixed shape per row: its bytes do
+    not depend on the chunk)."""
+    d = constant(_dft_matrix(n).reshape(1, n, -1, 2), c)
+    rotated = _times(d, c[:, None])  # (b, N, K, 2)
+    return rotated.reshape(c.shape[0], n, 2 * (n // 2 + 1))
+
+
+def _reference_phases(xr, n):
+    """u(1)·conj u(k+1) for k = 0..N//2, u the phases of the mean field's spectrum (b, K, 2);
+    u(j) for j > N//2 is conj u(N−j) (a real signal's spectrum)."""
+    xp = namespace(xr)
+    u = _unit(xr)
+    j = (np.arange(n // 2 + 1) + 1) % n
+    mirrored = j > n // 2
+    v = take(u, np.where(mirrored, n - j, j), axis=1)  # u(k+1) up to conjugation
+    sign = constant(np.where(mirrored, 1.0, -1.0), xr)  # conjugates u(k+1)
+    a = take(u, [1 % n], axis=1)  # u(1), (b, 1, 2)
+    re = a[..., 0] * v[..., 0] - a[..., 1] * v[..., 1] * sign
+    im = a[..., 0] * v[..., 1] * sign + a[..., 1] * v[..., 0]
+    return xp.stack([re, im], axis=-1)
+
+
+def _dft(z, n):
+    """The DFT over the last axis at frequencies 0..N//2 as real and imaginary parts (..., K, 2):
+    a product with the DFT matrix, 10x faster than numpy's FFT of length 8."""
+    y = small_matmul(z.reshape(-1, n), _dft_matrix(n))
+    return y.reshape(*z.shape[:-1], n // 2 + 1, 2)
+
+
+@functools.cache
+def _dft_matrix(n: int) -> np.ndarray:
+    """(N, 2K): columns cos and −sin of 2πjk/N for k = 0..N//2 interleaved (exact zeros)."""
+    j, k = np.arange(n)[:, None], np.arange(n // 2 + 1)[None, :]
+    angle = 2 * np.pi * ((j * k) % n) / n
+    m = np.stack([np.cos(angle), -np.sin(angle)], axis=2).reshape(n, -1)
+    return np.where(np.abs(m) < 1e-12, 0.0, m)
+
+
+def _amplitude(x):
+    """|x| of complex numbers stored as (..., 2) real pairs; the gradient at 0 is 0, as for the
+    modulus of a complex tensor."""
+    xp = namespace(x)
+    sq = x * x
+    s = sq[..., 0] + sq[..., 1]
+    if is_numpy(s):
+        return np.sqrt(s, out=s)
+    positive = s > 0
+    return xp.where(positive, xp.sqrt(xp.where(positive, s, xp.ones_like(s))), xp.zeros_like(s))
 
 
 def _unit(x):
-    """x / |x| elementwise (0 where x = 0): the phase alone."""
+    """x / |x| for complex numbers stored as (..., 2) real pairs (0 where x = 0): the phase."""
     xp = namespace(x)
-    mag = xp.abs(x)
+    mag = _amplitude(x)[..., None]
     return x / xp.where(mag > 0, mag, xp.ones_like(mag))
 
 
@@ -115,7 +173,7 @@ def canonical(action, z, mask, p):
     summed over fields (the phase of the summed first harmonic); stores h as ``canon``."""
     size = action.group_size
     perms = groups.regular_permutations(action)  # (h·s)[i] = s[P[h, i]]
-    s = z.astype(np.float64).sum(axis=1)  # (b, |G|)
+    s = _field_sum(z).astype(np.float64)  # (b, |G|)
     v = np.zeros(size)
     v[: action.order] = np.cos(2 * np.pi * np.arange(action.order) / action.order)
     scores = np.zeros((size, size))  # <v, h·s> = sum_i s[P[h, i]] v[i] = (s @ scores)[h]
@@ -123,6 +181,18 @@ def canonical(action, z, mask, p):
     h = rowwise_matmul(s, scores).argmax(axis=1).astype(np.int64)
     out = groups.act(action, z, h)[0]
     return flat(out), {"canon": h}
+
+
+def _field_sum(z):
+    """Sum over axis 1, (b, F, ...) → (b, ...), by halving: a fixed order per row, 5x numpy's
+    reduction over a middle axis (numpy or torch)."""
+    while z.shape[1] > 1:
+        half = z.shape[1] // 2
+        total = z[:, :half] + z[:, half : 2 * half]
+        if z.shape[1] % 2:
+            total[:, :1] += z[:, -1:]
+        z = total
+    return z[:, 0]
 
 
 def random_linear(action, z, mask, p):

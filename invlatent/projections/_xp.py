@@ -42,6 +42,13 @@ def asarray(values, like):
     return namespace(like).asarray(values, device=array_api_compat.device(like))
 
 
+def constant(values, like):
+    """``values`` (numpy) as an array of ``like``'s namespace, device and float type."""
+    if isinstance(like, np.ndarray):
+        return np.asarray(values, dtype=like.dtype)
+    return namespace(like).asarray(values, dtype=like.dtype, device=array_api_compat.device(like))
+
+
 def take(x, index, axis: int):
     """``x`` taken at the integer ``index`` (numpy) along ``axis``, in x's namespace."""
     xp = namespace(x)

@@ -64,7 +64,10 @@ class Regular(Family):
         if action.grid:
             return transforms.act_grid(action, z, g), mask
         perm = transforms.regular_permutations(action)[np.asarray(g, dtype=np.intp)]
-        return np.take_along_axis(z, perm[:, None, :], axis=-1), mask
+        out, rows = np.empty_like(z), np.arange(len(z))
+        for i in range(z.shape[-1]):  # one gather per output slot: 4x take_along_axis
+            out[..., i] = z[rows, ..., perm[:, i]]
+        return out, mask
 
     def sample(self, action, batch, rng, n_nodes=0):
         return rng.integers(0, self.group_size(action), size=batch, dtype=np.int64)
