@@ -77,6 +77,16 @@ class Source:
         _pread_into(self.fd, memoryview(buf)[:nbytes], offset, self.name)
         return buf[:nbytes].view(dtype).reshape((stop - start, *info.shape[1:])), buf
 
+    def prefetch(self, name: str, start: int, stop: int) -> None:
+        """Ask the kernel to start reading rows ``start:stop`` of ``name`` now, so that the disk
+        works while the current chunk is projected (a no-op where posix_fadvise is missing)."""
+        if stop <= start or not hasattr(os, "posix_fadvise"):
+            return
+        info = self.header.tensors[name]
+        row = _row_items(info.shape) * sio.DTYPES[info.dtype].itemsize
+        offset = self.header.data_offset + info.start + start * row
+        os.posix_fadvise(self.fd, offset, (stop - start) * row, os.POSIX_FADV_WILLNEED)
+
 
 @dataclass
 class Plan:
@@ -280,6 +290,7 @@ def _project_pass(source: Source, p: Plan, emit: Emit | None, on_raw=None) -> No
         for start in range(0, len(lf), p.chunk_rows):
             stop = min(len(lf), start + p.chunk_rows)
             z, buf = source.rows_into("z", start, stop, buf)  # used up before the next read
+            source.prefetch("z", stop, min(len(lf), stop + p.chunk_rows))
             raw = z.data.cast("B") if z.size else b""
             hashed = hasher.submit(on_raw, raw) if on_raw is not None else None
             try:

@@ -10,12 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from invlatent.groups.action import Action
-from invlatent.projections._xp import constant, namespace
+from invlatent.projections._xp import namespace
 
 CHUNK_BYTES = 1 << 20
 MAX_CHUNK_ROWS = 8192
 BLOCK_ROWS = 64
-SMALL_BLOCK_ROWS = 2048
 
 # fn(action, z chunk (b, ...) float32, mask chunk or None, params) -> (out (b, D), {name: (b, ...)})
 ProjectFn = Callable[[Action, np.ndarray, "np.ndarray | None", "Params"], tuple]
@@ -90,35 +89,15 @@ def rowwise_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """
     vector = b.ndim == 1
     b64 = np.asarray(b, dtype=np.float64).reshape(b.shape[0], -1)
-    out = fixed_shape_matmul(a, b64, BLOCK_ROWS)
+    out = np.empty((len(a), b64.shape[1]), dtype=np.float64)
+    block = np.zeros((BLOCK_ROWS, a.shape[1]), dtype=np.float64)
+    for start in range(0, len(a), BLOCK_ROWS):
+        rows = a[start : start + BLOCK_ROWS]
+        block[: len(rows)] = rows
+        block[len(rows) :] = 0.0
+        out[start : start + len(rows)] = (block @ b64)[: len(rows)]
     out = out.astype(np.result_type(a.dtype, np.float32), copy=False)
     return out[:, 0] if vector else out
-
-
-def small_matmul(a, b: np.ndarray):
-    """``a @ b`` for a short inner dimension (a DFT matrix), in ``a``'s float type and namespace.
-
-    numpy takes it in BLAS calls of exactly ``SMALL_BLOCK_ROWS`` rows, so that a row's bytes do not
-    depend on its chunk (as ``rowwise_matmul``; float32 suffices for a handful of terms); a
-    tensor (autograd, any device) takes one matmul.
-    """
-    if not isinstance(a, np.ndarray):
-        return namespace(a).matmul(a, constant(b, a))
-    return fixed_shape_matmul(a, constant(b, a), SMALL_BLOCK_ROWS)
-
-
-def fixed_shape_matmul(a: np.ndarray, b: np.ndarray, rows: int) -> np.ndarray:
-    """``a @ b`` in ``b``'s dtype by BLAS calls of ``rows`` rows each (the last zero-padded)."""
-    out = np.empty((len(a), b.shape[1]), dtype=b.dtype)
-    whole = len(a) - len(a) % rows
-    for start in range(0, whole, rows):
-        np.matmul(a[start : start + rows].astype(b.dtype, copy=False), b,
-                  out=out[start : start + rows])  # fmt: skip
-    if whole < len(a):
-        block = np.zeros((rows, a.shape[1]), dtype=b.dtype)
-        block[: len(a) - whole] = a[whole:]
-        out[whole:] = (block @ b)[: len(a) - whole]
-    return out
 
 
 def root_normalise(t: np.ndarray, degree: int) -> np.ndarray:

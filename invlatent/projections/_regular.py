@@ -10,6 +10,7 @@ the two keys tie, a set of measure zero).
 from __future__ import annotations
 
 import functools
+import math
 import operator
 from dataclasses import replace
 
@@ -21,7 +22,6 @@ from invlatent.projections._base import (
     Params,
     flat,
     rowwise_matmul,
-    small_matmul,
     template_rng,
 )
 from invlatent.projections._xp import asarray, constant, is_numpy, namespace, take, to_numpy
@@ -114,8 +114,11 @@ def _reference_phases(xr, n):
 
 def _dft(z, n):
     """The DFT over the last axis at frequencies 0..N//2 as real and imaginary parts (..., K, 2):
-    a product with the DFT matrix, 10x faster than numpy's FFT of length 8."""
-    y = small_matmul(z.reshape(-1, n), _dft_matrix(n))
+    a product with the DFT matrix, 10x faster than numpy's FFT of length 8. numpy multiplies
+    row by row, each on one fixed shape, so a row's bytes do not depend on its chunk."""
+    xp = namespace(z)
+    rows = z.reshape(z.shape[0], math.prod(z.shape[1:-1]), n)
+    y = xp.matmul(rows, constant(_dft_matrix(n), z))
     return y.reshape(*z.shape[:-1], n // 2 + 1, 2)
 
 
