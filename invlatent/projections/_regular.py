@@ -67,7 +67,8 @@ def _cyclic_bispectrum(z, n):
     """The amplitudes |X_f(k)| of the mean field r and of every field f (k = 0..N//2), then the
     triple products X_r(1) X_f(k) conj X_r(k+1) for f = r and every field, phase-normalised:
     divided by |X_r(1)| |X_r(k+1)|, so each has magnitude |X_f(k)| and the phase relative to the
-    reference (degree 1; the k = 0 products are real, so only their real part is kept).
+    reference (degree 1). Per field: the real product at k = 0 (it is real), then the real and
+    imaginary parts for k = 1..N//2.
 
     The amplitudes are implied by the products; they are stored so that a linear read-out gets
     them directly (docs/projections.md, "Complete invariants and linear probes")."""
@@ -75,10 +76,15 @@ def _cyclic_bispectrum(z, n):
     x = _dft(z, n)  # (b, F, K, 2)
     xr = _field_sum(x) / z.shape[1]  # the mean field's spectrum (b, K, 2)
     c = _reference_phases(xr, n)  # (b, K, 2)
-    tr = _times(xr, c)
-    t = xp.matmul(z, _rotated_dft(c, n)).reshape(x.shape)  # X_f(k)·c(k), one product per row
-    parts = [_amplitude(xr), flat(_amplitude(x)), tr[:, :1, 0], t[:, :, 0, 0]]
-    return xp.concat([*parts, flat(tr[:, 1:]), flat(t[:, :, 1:])], axis=1)
+    keep = _products_kept(n)
+    t = xp.matmul(z, take(_rotated_dft(c, n), keep, axis=2))  # (b, F, 2K−1), one per row
+    tr = take(flat(_times(xr, c)), keep, axis=1)
+    return xp.concat([_amplitude(xr), flat(_amplitude(x)), tr, flat(t)], axis=1)
+
+
+def _products_kept(n: int) -> np.ndarray:
+    """Columns of the interleaved (re, im) products kept: all but the imaginary part at k = 0."""
+    return np.delete(np.arange(2 * (n // 2 + 1)), 1)
 
 
 def _times(a, b):
@@ -90,8 +96,7 @@ def _times(a, b):
 
 def _rotated_dft(c, n):
     """Per row the DFT matrix with frequency k multiplied by c(k): (b, N, 2K), so that a row's
-    fields times it are X_f(k)·c(k) (a batched product of one fixed shape per row: its bytes do
-    not depend on the chunk)."""
+    fields times it are X_f(k)·c(k)."""
     d = constant(_dft_matrix(n).reshape(1, n, -1, 2), c)
     rotated = _times(d, c[:, None])  # (b, N, K, 2)
     return rotated.reshape(c.shape[0], n, 2 * (n // 2 + 1))
