@@ -283,21 +283,21 @@ def _walk(source: Source, p: Plan, emit: Emit | None) -> str:
 
 
 def _project_pass(source: Source, p: Plan, emit: Emit | None, on_raw=None) -> None:
-    """Project ``z`` chunk by chunk; ``emit`` gets each computed tensor's rows."""
+    """Project ``z`` chunk by chunk; ``emit`` gets each computed tensor's rows. Hashing runs in
+    a thread, and two buffers take turns, so the next chunk is read and projected while the
+    last one is still being hashed (SHA-256 is the slowest step of a pool)."""
     lf = source.lf
-    buf = None
-    with ThreadPoolExecutor(max_workers=1) as hasher:  # hashing overlaps the projection
-        for start in range(0, len(lf), p.chunk_rows):
-            stop = min(len(lf), start + p.chunk_rows)
-            z, buf = source.rows_into("z", start, stop, buf)  # used up before the next read
+    bufs, hashed = [None, None], [None, None]
+    with ThreadPoolExecutor(max_workers=1) as hasher:  # in order; waits for all on exit
+        for i, start in enumerate(range(0, len(lf), p.chunk_rows)):
+            stop, slot = min(len(lf), start + p.chunk_rows), i % 2
+            if hashed[slot] is not None:
+                hashed[slot].result()  # the buffer's previous chunk is hashed: reuse it
+            z, bufs[slot] = source.rows_into("z", start, stop, bufs[slot])
             source.prefetch("z", stop, min(len(lf), stop + p.chunk_rows))
-            raw = z.data.cast("B") if z.size else b""
-            hashed = hasher.submit(on_raw, raw) if on_raw is not None else None
-            try:
-                _project_chunk(source, p, emit, z, start, check=on_raw is not None)
-            finally:
-                if hashed is not None:
-                    hashed.result()  # in order, and before ``buf`` is read into again
+            if on_raw is not None:
+                hashed[slot] = hasher.submit(on_raw, z.data.cast("B") if z.size else b"")
+            _project_chunk(source, p, emit, z, start, check=on_raw is not None)
 
 
 def _project_chunk(source: Source, p: Plan, emit: Emit | None, z, start: int, check: bool):
