@@ -204,13 +204,14 @@ def main(argv: list[str] | None = None) -> None:
     ap.add_argument("--o3-rows", type=int, default=130_000)
     ap.add_argument("--random-rows", type=int, default=2000)
     ap.add_argument("--pairs", type=int, default=200)
+    ap.add_argument("--no-o3", action="store_true", help="the file cases only")
     args = ap.parse_args(argv)
     if args.small:  # one run of each command, no tiny-file runs: checks the script, not speed
         args.rows, args.repeats, args.o3_rows, args.random_rows, args.pairs = 2000, 1, 200, 4, 2
         args.methods = args.methods or ["pool-max"]
     with tempfile.TemporaryDirectory(dir=os.path.dirname(args.path) if args.path else None) as d:
         rows = file_cases(args, d)
-    o3r = o3_cases(args)
+    o3r = None if args.no_o3 else o3_cases(args)
     print(table(rows, o3r))
     result = {"rows": args.rows, "fields": FIELDS, "order": ORDER, "cases": rows, "o3": o3r,
               "small": args.small}  # fmt: skip
