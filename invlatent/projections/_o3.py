@@ -10,19 +10,14 @@ The same per-copy functions work on node sets ``(b, n, D)``: ``_o3_nodes`` build
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from invlatent.groups import irreps
-from invlatent.groups.quotient_o3 import coefficients, grid_values, newton
+from invlatent.groups import irreps, so3_search
+from invlatent.groups.quotient_o3 import coefficients
 from invlatent.projections._base import Method, flat, rowwise_matmul, template_rng
 from invlatent.projections._xp import namespace, take
 
 REFS = 2  # references per class for the bispectrum
-RANDOM_MAX_STEPS = 15
-RANDOM_MAX_STARTS = 4
-RANDOM_MAX_GRID = 2048
 RANDOM_MAX_DIM = 16  # default templates: each costs a search over SO(3) per row
 
 
@@ -201,33 +196,31 @@ def canonical(action, z, mask, p):
 # ---------------------------------------------------------------- random-max
 
 
+@so3_search.one_blas_thread
 def random_max(action, z, mask, p):
-    """max over R of ⟨w_i, D(R)·z⟩ for ``dim`` seeded templates: the best 4 of 2048 fixed
-    rotations, refined by Newton on SO(3) (both inversion signs for o3); ``grid_error`` holds,
-    per row, how much the refinement added to the grid's best (relative to the output's norm)."""
+    """max over R of ⟨w_i, D(R)·z⟩ for ``dim`` seeded templates (both inversion signs for o3):
+    Newton on SO(3) from the best of 1,024 fixed rotations in up to 3 distinct regions per sign
+    (``so3_search``); ``grid_error`` holds, per row, how much the refinement added to the grid's
+    best (relative to the output's norm)."""
     b, d = z.shape
     k = p.dim if p.dim is not None else min(d, RANDOM_MAX_DIM)
     w = template_rng("random-max", p, k).standard_normal((k, d)) / np.sqrt(d)
-    pairs = coefficients(action, np.tile(w, (b, 1)), np.repeat(z.astype(np.float64), k, axis=0))
-    best = grid_best = np.full(b * k, -np.inf)
-    grid = _rotations(RANDOM_MAX_GRID)
-    for coef in pairs.values():
-        vals = grid_values(coef, grid)
-        grid_best = np.maximum(grid_best, vals.max(axis=1))
-        top = np.argpartition(-vals, RANDOM_MAX_STARTS - 1, axis=1)[:, :RANDOM_MAX_STARTS]
-        many = {l: np.repeat(m, RANDOM_MAX_STARTS, axis=0) for l, m in coef.items()}
-        found = newton(many, grid[top.reshape(-1)], steps=RANDOM_MAX_STEPS)[1]
-        best = np.maximum(best, found.reshape(top.shape).max(axis=1, initial=-np.inf))
+    lift = _template_lift(action, w)
+    a = rowwise_matmul(z.astype(np.float64), lift.reshape(d, -1)).reshape(b * k, *lift.shape[2:])
+    best, grid_best = so3_search.maximise(a)[:2]
     out = best.reshape(b, k)
     gain = np.abs(out - grid_best.reshape(b, k)).max(axis=1)
     scale = np.maximum(np.linalg.norm(out, axis=1), 1e-30)
     return out, {"grid_error": (gain / scale).astype(np.float32)}
 
 
-@functools.cache
-def _rotations(k: int) -> np.ndarray:
-    """A fixed (seeded) set of k rotations, the same on every run."""
-    return irreps.random_rotations(k, np.random.default_rng(7))
+def _template_lift(action, w: np.ndarray) -> np.ndarray:
+    """T (D, k, V, K): the polynomial coefficients (``so3_search``) of ⟨w_i, D(R)·z⟩, one per
+    template i and inversion sign, are z @ T, as they are linear in z."""
+    k, d = w.shape
+    pairs = coefficients(action, np.repeat(w, d, axis=0), np.tile(np.eye(d), (k, 1)))
+    a = np.stack([so3_search.coefficients(coef) for coef in pairs.values()], axis=1)
+    return a.reshape(k, d, *a.shape[1:]).swapaxes(0, 1)
 
 
 def _wrap(fn):
@@ -257,8 +250,9 @@ METHODS = [
     Method("canonical", "o3", canonical, "rotate into the sample's own frame (l = 1 copies, "
            "then S·v, S²·v from l = 2); canon_rank < 3 marks degenerate rows", "D",
            injective="yes (frame rank 3)", element="canon", cross_section=True),
-    Method("random-max", "o3", random_max, "max over R of <w_i, D(R)·z> (best 4 of 2048 "
-           "rotations + Newton; stores grid_error)", f"dim (default min(D, {RANDOM_MAX_DIM}))",
+    Method("random-max", "o3", random_max, "max over R of <w_i, D(R)·z> (Newton from the "
+           "best of 1024 rotations in <= 3 regions per sign; stores grid_error)",
+           f"dim (default min(D, {RANDOM_MAX_DIM}))",
            random=True, invariant="approximately (local optimisation; see grid_error)",
            dim_help="number of templates"),
     Method("raw", "o3", raw, "raw latents (baseline, not invariant)", "D",
