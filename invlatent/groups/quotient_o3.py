@@ -3,29 +3,26 @@
 - ``o3``/``so3`` with every block of degree l ≤ 1: **exact**. ⟨z1, D(R)·z2⟩ is then a constant
   plus ⟨M, Q⟩ for R = s·Q (Q a rotation, s = ±1 the inversion, tried both for ``o3``), maximised
   in closed form by orthogonal Procrustes (Kabsch: the SVD of M with the determinant fixed).
-- Higher l: an **upper bound**. f(Q) = Σ_l ⟨M_l, D^l(Q)⟩ is evaluated on a fixed grid of
-  ``GRID`` rotations, and Newton's method on SO(3) (exact gradient and Hessian from the Lie
-  algebra) refines the ``STARTS`` best grid points and the Procrustes solution of the l = 1 part.
+- Higher l: an **upper bound**. f(Q) = Σ_l ⟨M_l, D^l(Q)⟩, a polynomial in Q's quaternion, is
+  maximised by ``so3_search``: Newton's method on the quaternions from the best of a fixed grid
+  of rotations in a few distinct regions, and from the Procrustes solution of the l = 1 part.
   The distance returned is that of the rotation found, so it is never below the true one.
 - ``sn*o3``/``sn*so3``: an **upper bound** by alternating the Hungarian assignment of nodes
-  (masks handled as for ``sn``) and the rotation step above, from the ``NODE_STARTS`` best grid
-  rotations for the node-summed latents (per inversion sign), until the assignment is stable.
+  (masks handled as for ``sn``) and the rotation step above, from the best rotation for the
+  nodes matched by their norms and the best grid rotations of ``NODE_STARTS`` distinct regions
+  for the node-summed latents (per inversion sign), each start until its assignment repeats.
 
 ``method`` names the one used; ``invlatent check`` prints it.
 """
 
 from __future__ import annotations
 
-import functools
-
 import numpy as np
 
-from invlatent.groups import irreps, quotient_sn
+from invlatent.groups import irreps, quotient_sn, so3_search
 from invlatent.groups.action import Action
 
-GRID = 512
-STARTS = 2
-NODE_STARTS = 3
+NODE_STARTS = 6
 NEWTON_STEPS = 25
 NODE_ROUNDS = 5
 NODE_NEWTON_STEPS = 8
@@ -37,13 +34,17 @@ def method(action) -> str:
     if not action.nodes and action.irreps.lmax <= 1:
         return "exact (orthogonal Procrustes: every block has l <= 1)"
     if not action.nodes:
-        return f"upper bound (Newton on SO(3) from the {STARTS} best of {GRID} rotations)"
+        return (
+            f"upper bound (Newton on SO(3) from the best of {so3_search.GRID} rotations in "
+            f"<= {so3_search.STARTS} regions, and from the l = 1 Procrustes solution)"
+        )
     return (
         f"upper bound (Hungarian assignment alternated with the rotation step, "
         f"{NODE_STARTS + 1} starts per inversion sign)"
     )
 
 
+@so3_search.one_blas_thread
 def align(action, z1, z2, mask1=None, mask2=None):
     """Row-wise distance and element (R, or (R, P) for products) minimising ‖z1 − g·z2‖."""
     action = Action.parse(action)
@@ -79,16 +80,6 @@ def coefficients(action, a, b, signs=None) -> dict[int, dict[int, np.ndarray]]:
     return out
 
 
-def _value(coef: dict[int, np.ndarray], Q: np.ndarray) -> np.ndarray:
-    """f(Q) = Σ_l ⟨M_l, D^l(Q)⟩ for Q (B, 3, 3) or (B, K, 3, 3)."""
-    total = 0.0
-    for l, m in coef.items():
-        d = irreps.wigner_D(l, Q)
-        m = m if Q.ndim == 3 else m[:, None]
-        total = total + np.einsum("...ij,...ij->...", m, d)
-    return total
-
-
 def _best_rotation(action, coef_by_sign) -> np.ndarray:
     """R = s·Q maximising ⟨z1, D(R)·z2⟩ per row (exact for l <= 1, else Newton from starts)."""
     vals, rots = [], []
@@ -121,122 +112,28 @@ def _procrustes(m, b: int) -> np.ndarray:
 
 
 def _search(coef) -> tuple[np.ndarray, np.ndarray]:
-    """Newton on SO(3) from the best grid rotations (and the l = 1 Procrustes solution)."""
-    b = len(next(iter(coef.values())))
-    grid = _grid()
-    starts = grid[np.argsort(-grid_values(coef, grid), axis=1)[:, :STARTS]]
+    """Newton on SO(3) from the best grid rotations of distinct regions (``so3_search``) and
+    from the l = 1 Procrustes solution: per row the better rotation and its value."""
+    val, _, q, _ = so3_search.maximise(so3_search.coefficients(coef)[:, None])
+    Q = irreps.quaternion_to_matrix(q)
     if 1 in coef:
-        starts = np.concatenate([starts, _procrustes(coef[1], b)[:, None]], axis=1)
-    k = starts.shape[1]
-    flat = {l: np.repeat(m, k, axis=0) for l, m in coef.items()}
-    Q, val = newton(flat, starts.reshape(b * k, 3, 3))
-    val = val.reshape(b, k)
-    pick = val.argmax(axis=1)
-    return Q.reshape(b, k, 3, 3)[np.arange(b), pick], val[np.arange(b), pick]
-
-
-def grid_values(coef, grid) -> np.ndarray:
-    """f at every grid rotation, per row: (B, K)."""
-    return sum(np.einsum("bij,kij->bk", m, irreps.wigner_D(l, grid)) for l, m in coef.items())
-
-
-@functools.cache
-def _grid() -> np.ndarray:
-    """A fixed set of ``GRID`` rotations (seeded: the same on every run) plus the identity."""
-    R = irreps.random_rotations(GRID - 1, np.random.default_rng(20240717))
-    return np.concatenate([np.eye(3)[None], R])
+        Qp, vp = newton(coef, _procrustes(coef[1], len(Q)))
+        Q = np.where((vp > val)[:, None, None], Qp, Q)
+        val = np.maximum(val, vp)
+    return Q, val
 
 
 # ---------------------------------------------------------------- Newton on SO(3)
 
 
-@functools.cache
-def lie(l: int) -> np.ndarray:
-    """J (3, 2l+1, 2l+1): the derivative of D^l along rotations about x, y, z at the identity."""
-    eps = np.zeros((3, 3, 3))
-    eps[0, 1, 2] = eps[1, 2, 0] = eps[2, 0, 1] = 1
-    eps[0, 2, 1] = eps[2, 1, 0] = eps[1, 0, 2] = -1
-    if l == 0:
-        return np.zeros((3, 1, 1))
-    j = -eps
-    for k in range(2, l + 1):
-        c = irreps.cg_step(k).reshape((2 * k - 1) * 3, 2 * k + 1)
-        left = np.einsum("iab,cd->iacbd", j, np.eye(3))
-        right = np.einsum("ab,icd->iacbd", np.eye(2 * k - 1), -eps)
-        big = (left + right).reshape(3, (2 * k - 1) * 3, (2 * k - 1) * 3)
-        j = np.einsum("xa,ixy,yb->iab", c, big, c)
-    return j
-
-
-def _rodrigues(w: np.ndarray) -> np.ndarray:
-    """exp of the rotation vector w (B, 3): rotation about w by |w| (right-handed)."""
-    theta = np.linalg.norm(w, axis=1)[:, None, None]
-    k = np.zeros((len(w), 3, 3))
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -w[:, 2], w[:, 1], -w[:, 0]
-    k = k - np.swapaxes(k, 1, 2)
-    small = theta < 1e-8
-    safe = np.where(small, 1.0, theta)
-    a = np.where(small, 1.0, np.sin(safe) / safe)
-    b = np.where(small, 0.5, (1 - np.cos(safe)) / safe**2)
-    return np.eye(3) + a * k + b * (k @ k)
-
-
 def newton(coef, Q, steps: int = NEWTON_STEPS):
-    """Maximise f(Q) = Σ_l ⟨M_l, D^l(Q)⟩ per row from Q (N, 3, 3); returns (Q, f(Q))."""
-    val = _value(coef, Q)
-    if not any(coef):  # invariant scalars only: f is constant
-        return Q, val + np.zeros(len(Q))
-    mu = np.full(len(Q), 1e-3)
-    for _ in range(steps):
-        g, h = _derivatives(coef, Q)
-        if (np.abs(g).max(axis=1) <= 1e-13 * (1 + np.abs(val))).all():
-            break
-        a = -h
-        low = min_eigenvalue(a)
-        shift = np.maximum(0.0, -low) + mu * (1 + np.abs(val))
-        w = np.linalg.solve(a + shift[:, None, None] * np.eye(3), g[:, :, None])[:, :, 0]
-        norm = np.linalg.norm(w, axis=1, keepdims=True)
-        w = w * np.minimum(1.0, 0.5 / np.maximum(norm, 1e-300))
-        Q_new = _rodrigues(w) @ Q
-        new = _value(coef, Q_new)
-        ok = new >= val
-        Q = np.where(ok[:, None, None], Q_new, Q)
-        val = np.where(ok, new, val)
-        mu = np.clip(np.where(ok, mu / 3, mu * 8), 1e-6, 1e6)
-    return Q, val
-
-
-def _derivatives(coef, Q):
-    """Gradient (N, 3) and Hessian (N, 3, 3) of f at Q along left rotations exp(ω)·Q."""
-    g, h = 0.0, 0.0
-    for l, m in coef.items():
-        if l == 0:
-            continue
-        w = m @ np.swapaxes(irreps.wigner_D(l, Q), 1, 2)  # ⟨M, A·D⟩ = ⟨A, M·Dᵀ⟩
-        w = w.reshape(len(w), (2 * l + 1) ** 2)
-        j, sym = lie(l), _lie_products(l)
-        g = g + w @ j.reshape(3, -1).T
-        h = h + (w @ sym.reshape(9, -1).T).reshape(len(w), 3, 3)
-    return g, h
-
-
-@functools.cache
-def _lie_products(l: int) -> np.ndarray:
-    """(J_i J_j + J_j J_i) / 2, shape (3, 3, 2l+1, 2l+1): the Hessian's coefficients."""
-    jj = np.einsum("iab,jbc->ijac", lie(l), lie(l))
-    return 0.5 * (jj + np.swapaxes(jj, 0, 1))
-
-
-def min_eigenvalue(a: np.ndarray) -> np.ndarray:
-    """The smallest eigenvalue of symmetric 3×3 matrices (N, 3, 3), in closed form."""
-    q = np.trace(a, axis1=1, axis2=2) / 3
-    off = a[:, 0, 1] ** 2 + a[:, 0, 2] ** 2 + a[:, 1, 2] ** 2
-    p2 = ((a[:, 0, 0] - q) ** 2 + (a[:, 1, 1] - q) ** 2 + (a[:, 2, 2] - q) ** 2 + 2 * off) / 6
-    p = np.sqrt(np.maximum(p2, 0))
-    safe = np.where(p > 0, p, 1.0)
-    b = (a - q[:, None, None] * np.eye(3)) / safe[:, None, None]
-    r = np.clip(np.linalg.det(b) / 2, -1, 1)
-    return q + 2 * p * np.cos(np.arccos(r) / 3 + 2 * np.pi / 3)
+    """Maximise f(Q) = Σ_l ⟨M_l, D^l(Q)⟩ per row from Q (N, 3, 3) (Newton on the quaternions,
+    ``so3_search``); returns (Q, f(Q))."""
+    if not coef:
+        return Q, np.zeros(len(Q))
+    a = so3_search.coefficients(coef)
+    q, val = so3_search.newton(a, so3_search.quaternion(Q), steps)
+    return irreps.quaternion_to_matrix(q), val
 
 
 # ---------------------------------------------------------------- products with node permutations
@@ -252,31 +149,49 @@ def _align_nodes(action, z1, z2, mask1, mask2):
     sign = np.tile([float(s) for s, _ in starts], b)
     R = np.stack([s * Q for s, Q in starts], axis=1).reshape(b * k, 3, 3)
     rows = [np.repeat(x, k, axis=0) for x in (z1, z2, m1, m2)]
-    for _ in range(NODE_ROUNDS):
-        _, perm = _assign(action, *rows, R)
-        R_new = _rotation_step(action, *rows, perm, sign, R)
-        done = np.allclose(R_new, R, atol=1e-9)
-        R = R_new
-        if done:
-            break
-    dist, perm = _assign(action, *rows, R)
+    dist, perm = _alternate(action, rows, sign, R)
     pick = dist.reshape(b, k).argmin(axis=1) + k * np.arange(b)
-    return dist[pick], (R[pick], perm[pick])
+    R, perm = R[pick], perm[pick]
+    return _node_distance(action, z1, z2, m1, m2, R, perm), (R, perm)
+
+
+def _node_distance(action, z1, z2, m1, m2, R, perm) -> np.ndarray:
+    """‖z1 − (R, P)·z2‖ with padding nodes as zeros: the distance at the element returned."""
+    y = np.take_along_axis(irreps.rotate(action.irreps, z2, R) * m2[..., None], perm[..., None], 1)
+    return np.linalg.norm((z1 * m1[..., None] - y).reshape(len(z1), -1), axis=1)
+
+
+def _alternate(action, rows, sign, R):
+    """Alternate the node matching and the rotation step, each start until its matching repeats
+    (the rotation step would then give the same R) or after ``NODE_ROUNDS`` rotation steps;
+    R is updated in place. Returns the distance and the matching at each start's final R."""
+    dist, perm = np.empty(len(R)), np.empty((len(R), rows[0].shape[1]), dtype=np.int64)
+    live = np.arange(len(R))
+    for step in range(NODE_ROUNDS + 1):
+        part = [x[live] for x in rows]
+        d, p = _assign(action, *part, R[live])
+        moved = (p != perm[live]).any(axis=1) if step else np.ones(len(live), dtype=bool)
+        dist[live], perm[live] = d, p
+        if step == NODE_ROUNDS or not moved.any():
+            break
+        live, part, p = live[moved], [x[moved] for x in part], p[moved]
+        R[live] = _rotation_step(action, *part, p, sign[live], R[live])
+    return dist, perm
 
 
 def _node_starts(action, z1, z2, m1, m2) -> list[tuple[int, np.ndarray]]:
     """Starting rotations per inversion sign: the best one (grid + Newton) for the nodes matched
-    by their invariant norms, and the ``NODE_STARTS`` best grid rotations for the node sums."""
+    by their invariant norms, and the best grid rotations of ``NODE_STARTS`` distinct regions
+    for the node sums."""
     perm = quotient_sn.align_nodes(_node_norms(action, z1), _node_norms(action, z2), m1, m2)[1]
     real = m1 & np.take_along_axis(m2, perm, axis=1)
     matched = coefficients(action, z1 * real[..., None], np.take_along_axis(z2, perm[..., None], 1))
     pooled = coefficients(action, (z1 * m1[..., None]).sum(1), (z2 * m2[..., None]).sum(1))
-    grid = _grid()
     starts = []
     for s in _signs(action):
         starts.append((s, _search(matched[s])[0]))
-        top = np.argsort(-grid_values(pooled[s], grid), axis=1)[:, :NODE_STARTS]
-        starts += [(s, grid[top[:, k]]) for k in range(top.shape[1])]
+        top = so3_search.grid_starts(so3_search.coefficients(pooled[s]), NODE_STARTS)
+        starts += [(s, irreps.quaternion_to_matrix(top[:, k])) for k in range(NODE_STARTS)]
     return starts
 
 
@@ -290,8 +205,12 @@ def _node_norms(action, z) -> np.ndarray:
 
 
 def _assign(action, z1, z2, m1, m2, R):
-    """Per row: the best node matching of z1 to R·z2 (sn's Hungarian matching), its distance."""
-    return quotient_sn.align_nodes(z1, irreps.rotate(action.irreps, z2, R), m1, m2)
+    """Per row: the best node matching of z1 to R·z2 (sn's Hungarian matching) and its distance,
+    from node costs ‖x‖² + ‖y‖² − 2⟨x, y⟩ (one matrix product per row; exact to rounding)."""
+    y = irreps.rotate(action.irreps, z2, R)
+    sq1, sq2 = np.einsum("bik,bik->bi", z1, z1), np.einsum("bik,bik->bi", y, y)
+    cost = np.maximum(sq1[:, :, None] + sq2[:, None, :] - 2 * (z1 @ np.swapaxes(y, 1, 2)), 0.0)
+    return quotient_sn.match_nodes(cost, sq1, sq2, m1, m2)
 
 
 def _rotation_step(action, z1, z2, m1, m2, perm, sign, R):
