@@ -650,7 +650,7 @@ def render(results: dict) -> str:
         "seed's model and probe; the variation from retraining the model and re-drawing the "
         "poses is the ± std over seeds, and neither includes refitting the probe on other "
         "training rows. The column gives the interval of the first seed and the range that "
-        "all seeds' intervals lie in (each seed's interval is in "
+        "all seeds' intervals lie in (a run writes each seed's interval to "
         "`out/reproduce/results.json`). A difference of two probe figures (best − raw, …) "
         "gets the interval of the paired difference: both files are scored on the same test "
         "rows and the same resamples.",
