@@ -52,8 +52,8 @@ browser-deps:
 	  || echo "browser-deps: apt could not install chromium; browser tests will skip"; \
 	else echo "browser-deps: no chromium and no root apt; browser tests will skip"; fi
 
-# docs/results.md: every claim with mean ± std over 3 seeds (scripts/reproduce.py): 50 minutes on
-# the loaded 2-core machine, most of it training the QM9 VAE (1 to 15 minutes a seed by load)
+# docs/results.md: every claim with mean ± std over 3 seeds, its 95 % interval and the paired test's
+# verdict (scripts/reproduce.py): 25-50 minutes on 2 cores, most of it training the QM9 VAE
 reproduce: install
 	nice -n 10 $(BIN)/python scripts/reproduce.py
 
