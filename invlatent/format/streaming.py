@@ -34,7 +34,7 @@ from invlatent.format import safetensors_io as sio
 from invlatent.format import shards
 from invlatent.format.latentfile import LatentFile, LatentFileError
 from invlatent.format.projected import projected_file
-from invlatent.projections import get_method, project_with_extras
+from invlatent.projections import get_method, project_chunks, project_with_extras
 from invlatent.ranks import Context, finish
 
 DEFAULT_CHUNK_MB = 64
@@ -309,11 +309,12 @@ def _project_chunk(source: Source, p: Plan, emit: Emit | None, z, start: int, ch
         return
     stop = start + len(z)
     mask = source.rows("mask", start, stop) if source.lf.mask is not None else None
-    out, extras = project_with_extras(source.lf.action, z, mask, **p.options)
-    lfm.require_finite(out, f"{source.name}: the projection {p.options['method']}", start)
-    emit("z", start, out)
-    for k, v in extras.items():
-        emit(k, start, v)
+    for offset, out, extras in project_chunks(source.lf.action, z, mask, **p.options):
+        row = start + offset
+        lfm.require_finite(out, f"{source.name}: the projection {p.options['method']}", row)
+        emit("z", row, out)
+        for k, v in extras.items():
+            emit(k, row, v)
 
 
 def _copy(source: Source, name: str, emit: Emit | None, p: Plan, on_raw=None) -> None:

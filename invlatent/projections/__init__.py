@@ -23,7 +23,7 @@ import numpy as np
 from invlatent.errors import InvlatentError
 from invlatent.groups.action import Action
 from invlatent.projections import _grid, _o3, _o3_nodes, _regular, _sn, _so2, _trivial
-from invlatent.projections._base import Method, Params, run_chunked, template_rng
+from invlatent.projections._base import Method, Params, iter_chunks, run_chunked, template_rng
 from invlatent.projections._o3 import bispectrum_features, power_features
 from invlatent.projections.actions import as_action
 
@@ -41,6 +41,7 @@ __all__ = [
     "guarantees",
     "methods_for",
     "project_array",
+    "project_chunks",
     "project_with_extras",
 ]
 
@@ -95,6 +96,16 @@ def project_with_extras(action, z, mask=None, *, method, dim=None, seed=0, key_c
     params = Params(tuple(int(s) for s in z.shape[1:]), dim, int(seed), key_channel)
     check_options(action, m, z.shape, mask, params)
     return run_chunked(m, action, z, mask, params)
+
+
+def project_chunks(action, z, mask=None, *, method, dim=None, seed=0, key_channel=None):
+    """``project_with_extras`` as ``(start, out, extras)`` row chunks, for writing as they come
+    (no (B, D) array: saves a copy and its page faults per chunk on a stream)."""
+    action = Action.parse(action)
+    m = get_method(action, method)
+    params = Params(tuple(int(s) for s in z.shape[1:]), dim, int(seed), key_channel)
+    check_options(action, m, z.shape, mask, params)
+    return iter_chunks(m, action, z, mask, params)
 
 
 def project_array(

@@ -123,18 +123,26 @@ def flat(x):
 def run_chunked(method: Method, action: Action, z, mask, params: Params):
     """Apply ``method`` in row chunks (bounded memory); returns float32 (B, D) and extras."""
     b = int(z.shape[0])
+    out, extras = None, {}
+    for start, o, ex in iter_chunks(method, action, z, mask, params):
+        if out is None:
+            out = np.empty((b, o.shape[1]), dtype=np.float32)
+            extras = {k: np.empty((b, *v.shape[1:]), dtype=v.dtype) for k, v in ex.items()}
+        out[start : start + len(o)] = o
+        for k, v in ex.items():
+            extras[k][start : start + len(v)] = v
+    return out, extras
+
+
+def iter_chunks(method: Method, action: Action, z, mask, params: Params):
+    """``(start, out, extras)`` of ``method`` on successive row chunks of about ``CHUNK_BYTES``
+    (one empty chunk for an empty batch): a stream writes each as it comes."""
+    b = int(z.shape[0])
     row_bytes = max(1, int(np.prod(z.shape[1:])) * 4)
     step = max(1, min(MAX_CHUNK_ROWS, CHUNK_BYTES // row_bytes))
-    out, extras = None, {}
     for start in range(0, max(b, 1), step):
         stop = min(b, start + step)
         zc = np.asarray(z[start:stop], dtype=np.float32)
         mc = None if mask is None else np.asarray(mask[start:stop], dtype=bool)
         o, ex = method.fn(action, zc, mc, params)
-        if out is None:
-            out = np.empty((b, o.shape[1]), dtype=np.float32)
-            extras = {k: np.empty((b, *v.shape[1:]), dtype=v.dtype) for k, v in ex.items()}
-        out[start:stop] = o
-        for k, v in ex.items():
-            extras[k][start:stop] = v
-    return out, extras
+        yield start, np.asarray(o, dtype=np.float32), ex

@@ -74,11 +74,12 @@ def _cyclic_bispectrum(z, n):
     them directly (docs/projections.md, "Complete invariants and linear probes")."""
     xp = namespace(z)
     x = _dft(z, n)  # (b, F, K, 2)
-    xr = _field_sum(x) / z.shape[1]  # the mean field's spectrum (b, K, 2)
+    b, f, k = x.shape[:3]
+    ones = constant(np.full((1, f), 1.0 / f), z)
+    xr = xp.matmul(ones, x.reshape(b, f, 2 * k)).reshape(b, k, 2)  # the mean field, row by row
     c = _reference_phases(xr, n)  # (b, K, 2)
-    keep = _products_kept(n)
-    t = xp.matmul(z, take(_rotated_dft(c, n), keep, axis=2))  # (b, F, 2K−1), one per row
-    tr = take(flat(_times(xr, c)), keep, axis=1)
+    t = xp.matmul(z, _rotated_dft(c, n))  # (b, F, 2K−1): X_f(k)·c(k), one product per row
+    tr = take(flat(_times(xr, c)), _products_kept(n), axis=1)
     return xp.concat([_amplitude(xr), flat(_amplitude(x)), tr, flat(t)], axis=1)
 
 
@@ -95,11 +96,32 @@ def _times(a, b):
 
 
 def _rotated_dft(c, n):
-    """Per row the DFT matrix with frequency k multiplied by c(k): (b, N, 2K), so that a row's
-    fields times it are X_f(k)·c(k)."""
-    d = constant(_dft_matrix(n).reshape(1, n, -1, 2), c)
-    rotated = _times(d, c[:, None])  # (b, N, K, 2)
-    return rotated.reshape(c.shape[0], n, 2 * (n // 2 + 1))
+    """Per row the DFT matrix with frequency k multiplied by c(k), the columns kept: (b, N, 2K−1),
+    so that a row's fields times it are X_f(k)·c(k). A linear map of c: numpy takes it in
+    float64, where each entry is a sum of two exact products of float32 values, so its bytes do
+    not depend on how BLAS blocks the rows."""
+    xp = namespace(c)
+    lin = _rotation_map(n)
+    if is_numpy(c):
+        m = (flat(c).astype(np.float64) @ lin).astype(c.dtype)
+    else:
+        m = xp.matmul(flat(c), constant(lin, c))
+    return m.reshape(c.shape[0], n, lin.shape[1] // n)
+
+
+@functools.cache
+def _rotation_map(n: int) -> np.ndarray:
+    """(2K, N·(2K−1)): c (re, im per k) ↦ the DFT matrix's entries d(j, k)·c(k), kept columns."""
+    k = n // 2 + 1
+    d = _dft_matrix(n).reshape(n, k, 2)
+    lin = np.zeros((k, 2, n, k, 2))
+    for f in range(
+        k
+    ):  # (c_re, c_im) · (d_re, d_im) = (d_re c_re − d_im c_im, d_im c_re + d_re c_im)
+        lin[f, 0, :, f, 0], lin[f, 1, :, f, 0] = d[:, f, 0], -d[:, f, 1]
+        lin[f, 0, :, f, 1], lin[f, 1, :, f, 1] = d[:, f, 1], d[:, f, 0]
+    lin = lin.reshape(2 * k, n, 2 * k)[:, :, _products_kept(n)]
+    return lin.reshape(2 * k, -1)
 
 
 def _reference_phases(xr, n):
