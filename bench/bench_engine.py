@@ -62,9 +62,14 @@ def write_latents(path: str, action: str, rows: int, seed: int = 0) -> None:
 
 
 def run_child(cmd: list[str], drop_cache: bool) -> tuple[float, int]:
-    """Wall seconds and peak RSS (bytes) of one command, after dropping the page cache if asked."""
+    """Wall seconds and peak RSS (bytes) of one command, after dropping the page cache if asked.
+    The last output is removed and the disk synced first: a run neither unlinks nor flushes the
+    gigabytes that the one before it wrote."""
+    if os.path.exists(cmd[-1]):
+        os.unlink(cmd[-1])
+    subprocess.run(["sync"], check=True)
     if drop_cache:
-        subprocess.run(["sh", "-c", "sync; echo 1 > /proc/sys/vm/drop_caches"], check=True)
+        subprocess.run(["sh", "-c", "echo 1 > /proc/sys/vm/drop_caches"], check=True)
     return launch(cmd)
 
 
