@@ -27,8 +27,8 @@ def test_bispectrum_triple_products_have_the_field_amplitudes_and_degree_one(rng
     out = project_array("c8", z, method="bispectrum")
     k = n // 2 + 1
     amps = out[:, : (f + 1) * k].reshape(-1, f + 1, k)
-    rest = out[:, (f + 1) * k :]
-    real0, cplx = rest[:, : f + 1], rest[:, f + 1 :].reshape(-1, f + 1, k - 1, 2)
+    rest = out[:, (f + 1) * k :].reshape(-1, f + 1, 2 * k - 1)  # per field: re at 0, (re, im)
+    real0, cplx = rest[:, :, 0], rest[:, :, 1:].reshape(-1, f + 1, k - 1, 2)
     np.testing.assert_allclose(np.abs(real0), amps[:, :, 0], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.hypot(cplx[..., 0], cplx[..., 1]), amps[:, :, 1:], rtol=1e-4,
                                atol=1e-5)  # fmt: skip
