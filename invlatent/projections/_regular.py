@@ -98,12 +98,12 @@ def _times(a, b):
 def _rotated_dft(c, n):
     """Per row the DFT matrix with frequency k multiplied by c(k), the columns kept: (b, N, 2K−1),
     so that a row's fields times it are X_f(k)·c(k). A linear map of c: numpy takes it in
-    float64, where each entry is a sum of two exact products of float32 values, so its bytes do
-    not depend on how BLAS blocks the rows."""
+    float64, where each entry is a sum of two products of float32 values, both exact, rounded
+    once whatever the order or fusing, so its bytes do not depend on how BLAS blocks the rows."""
     xp = namespace(c)
     lin = _rotation_map(n)
     if is_numpy(c):
-        m = (flat(c).astype(np.float64) @ lin).astype(c.dtype)
+        m = (flat(c).astype(np.float64) @ lin.astype(np.float64)).astype(c.dtype)
     else:
         m = xp.matmul(flat(c), constant(lin, c))
     return m.reshape(c.shape[0], n, lin.shape[1] // n)
@@ -111,13 +111,13 @@ def _rotated_dft(c, n):
 
 @functools.cache
 def _rotation_map(n: int) -> np.ndarray:
-    """(2K, N·(2K−1)): c (re, im per k) ↦ the DFT matrix's entries d(j, k)·c(k), kept columns."""
+    """(2K, N·(2K−1)): c (re, im per k) ↦ the DFT matrix's entries d(j, k)·c(k), kept columns;
+    float32 values, so that their products with float32 phases are exact in float64."""
     k = n // 2 + 1
     d = _dft_matrix(n).reshape(n, k, 2)
-    lin = np.zeros((k, 2, n, k, 2))
-    for f in range(
-        k
-    ):  # (c_re, c_im) · (d_re, d_im) = (d_re c_re − d_im c_im, d_im c_re + d_re c_im)
+    lin = np.zeros((k, 2, n, k, 2), dtype=np.float32)
+    # c·d = (d_re c_re − d_im c_im, d_im c_re + d_re c_im) for each frequency f
+    for f in range(k):
         lin[f, 0, :, f, 0], lin[f, 1, :, f, 0] = d[:, f, 0], -d[:, f, 1]
         lin[f, 0, :, f, 1], lin[f, 1, :, f, 1] = d[:, f, 1], d[:, f, 0]
     lin = lin.reshape(2 * k, n, 2 * k)[:, :, _products_kept(n)]
