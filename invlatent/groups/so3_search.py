@@ -20,8 +20,8 @@ import math
 import numpy as np
 
 from invlatent.groups import irreps
+from invlatent.groups.rowwise import matmul_rows
 
-BLOCK_ROWS = 64  # rows per BLAS call (fixed, so a row's rounding never depends on the batch)
 GRID = 1024  # super-Fibonacci quaternions: the starts of ``maximise``
 STARTS = 3  # at most, per problem and variant: the best grid points of distinct regions
 SEPARATION = 0.4  # radians on S³: the grid points this close to a start are its region
@@ -44,7 +44,7 @@ def coefficients(coef: dict[int, np.ndarray]) -> np.ndarray:
     d = degree(coef)
     parts = [m.reshape(len(m), -1) for m in coef.values()]
     lifts = [_lift(l, d) for l in coef]
-    return _matmul(np.concatenate(parts, axis=1), np.concatenate(lifts, axis=0))
+    return matmul_rows(np.concatenate(parts, axis=1), np.concatenate(lifts, axis=0))
 
 
 def degree(coef: dict[int, np.ndarray]) -> int:
@@ -84,7 +84,8 @@ def _maximise_block(a: np.ndarray):
     """``maximise`` on one block of problems."""
     n, v, k = a.shape
     r, d, grid = np.arange(n), _degree_of(a[0]), fibonacci_grid(GRID)
-    found = [_starts(_matmul(a[:, u], _grid_monomials(d), np.float32), STARTS) for u in range(v)]
+    monos = _grid_monomials(d)
+    found = [_starts(matmul_rows(a[:, u], monos, np.float32), STARTS) for u in range(v)]
     var = np.stack([values[:n] for _, _, values in found]).argmax(axis=0)  # round 0: the best
     col = np.stack([cols[:n] for _, cols, _ in found])[var, r]
     top = _value_at(a[r, var], grid[col], d)
@@ -110,7 +111,7 @@ def _kept_starts(found: list, floor: np.ndarray):
 
 def grid_starts(a: np.ndarray, count: int) -> np.ndarray:
     """The best grid quaternions of ``count`` distinct regions per problem: (N, count, 4)."""
-    vals = _matmul(a, _grid_monomials(_degree_of(a)), np.float32)
+    vals = matmul_rows(a, _grid_monomials(_degree_of(a)), np.float32)
     cols = _starts(vals, count)[1].reshape(count, len(a))
     return fibonacci_grid(GRID)[cols.T]
 
@@ -133,7 +134,7 @@ def newton(a: np.ndarray, q: np.ndarray, steps: int = STEPS) -> tuple[np.ndarray
     """Maximise f from the unit quaternions q (N, 4) by damped Newton on S³; each problem stops
     once its gradient vanishes. Returns (q, f(q))."""
     d = _degree_of(a)
-    hmap = _matmul(a, _hessian_map(d)).reshape(len(a), len(PAIRS), -1)
+    hmap = matmul_rows(a, _hessian_map(d)).reshape(len(a), len(PAIRS), -1)
     q = np.array(q, dtype=np.float64)
     frame, val = _frame(hmap, q, d)
     ids = np.arange(len(q))  # the problems still moving, and their state:
@@ -357,19 +358,4 @@ def _dot(x: np.ndarray, y: np.ndarray) -> np.ndarray:
     out = x[..., 0] * y[..., 0]
     for i in range(1, x.shape[-1]):
         out = out + x[..., i] * y[..., i]
-    return out
-
-
-def _matmul(a: np.ndarray, b: np.ndarray, dtype=np.float64) -> np.ndarray:
-    """``a @ b`` in ``dtype`` by BLAS calls of exactly ``BLOCK_ROWS`` rows (the last
-    zero-padded), so that every output row depends on its input row alone."""
-    a, b = np.asarray(a, dtype=dtype), np.asarray(b, dtype=dtype)
-    out = np.empty((len(a), b.shape[1]), dtype=dtype)
-    whole = len(a) - len(a) % BLOCK_ROWS
-    for start in range(0, whole, BLOCK_ROWS):
-        np.matmul(a[start : start + BLOCK_ROWS], b, out=out[start : start + BLOCK_ROWS])
-    if whole < len(a):
-        block = np.zeros((BLOCK_ROWS, a.shape[1]), dtype=dtype)
-        block[: len(a) - whole] = a[whole:]
-        out[whole:] = (block @ b)[: len(a) - whole]
     return out

@@ -10,11 +10,11 @@ from dataclasses import dataclass
 import numpy as np
 
 from invlatent.groups.action import Action
+from invlatent.groups.rowwise import matmul_rows
 from invlatent.projections._xp import namespace
 
 CHUNK_BYTES = 1 << 20
 MAX_CHUNK_ROWS = 8192
-BLOCK_ROWS = 64
 
 # fn(action, z chunk (b, ...) float32, mask chunk or None, params) -> (out (b, D), {name: (b, ...)})
 ProjectFn = Callable[[Action, np.ndarray, "np.ndarray | None", "Params"], tuple]
@@ -80,22 +80,11 @@ def template_rng(name: str, params: Params, *extra: int) -> np.random.Generator:
 
 
 def rowwise_matmul(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """``a @ b`` for a 2-D ``a`` whose every output row depends on its input row alone.
-
-    BLAS rounds a float product differently by the matrix's shape (OpenBLAS picks other kernels
-    for few rows, notably on AMD EPYC), so the bytes of ``project`` would depend on the chunk
-    size. The product is taken in float64 in calls of exactly ``BLOCK_ROWS`` rows (the last block
-    zero-padded) and rounded to ``a``'s float type at the end (float64 stays float64).
-    """
+    """``a @ b`` for a 2-D ``a`` whose every output row depends on its input row alone: taken
+    in float64 in fixed-shape BLAS calls (``groups.rowwise``) and rounded to ``a``'s float type
+    at the end (float64 stays float64)."""
     vector = b.ndim == 1
-    b64 = np.asarray(b, dtype=np.float64).reshape(b.shape[0], -1)
-    out = np.empty((len(a), b64.shape[1]), dtype=np.float64)
-    block = np.zeros((BLOCK_ROWS, a.shape[1]), dtype=np.float64)
-    for start in range(0, len(a), BLOCK_ROWS):
-        rows = a[start : start + BLOCK_ROWS]
-        block[: len(rows)] = rows
-        block[len(rows) :] = 0.0
-        out[start : start + len(rows)] = (block @ b64)[: len(rows)]
+    out = matmul_rows(a, np.asarray(b).reshape(b.shape[0], -1))
     out = out.astype(np.result_type(a.dtype, np.float32), copy=False)
     return out[:, 0] if vector else out
 
